@@ -1,0 +1,1 @@
+"""twohead: two-label (coarse + fine) classification research code on TF 2 / Keras 3."""

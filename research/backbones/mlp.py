@@ -1,0 +1,28 @@
+"""Multi-layer perceptron for dense feature vectors."""
+
+import keras
+
+from research.backbones import layers
+
+
+def mlp(input_shape, width=128, depth=2, l2=0.0):
+  """Dense -> BatchNorm -> ReLU blocks.
+
+  Args:
+    input_shape: shape of one input; flattened first.
+    width: units per hidden layer.
+    depth: number of hidden layers.
+    l2: L2 penalty on the kernels.
+
+  Returns:
+    A keras.Model mapping inputs to [batch, width] features.
+  """
+  regularizer = keras.regularizers.L2(l2) if l2 else None
+  inputs = keras.Input(shape=input_shape)
+  features = keras.layers.Flatten()(inputs)
+  for _ in range(depth):
+    features = keras.layers.Dense(width, use_bias=False,
+                                  kernel_regularizer=regularizer)(features)
+    features = layers.batch_norm()(features)
+    features = keras.layers.ReLU()(features)
+  return keras.Model(inputs, features, name="mlp")

@@ -1,0 +1,1 @@
+"""Data sources for two-label classification, all yielding the same `DataSpec`."""

@@ -1,0 +1,60 @@
+"""What every data source returns: splits plus the label metadata of the task."""
+
+import dataclasses
+from typing import Mapping, Optional, Tuple
+
+import numpy as np
+import tensorflow as tf
+
+
+@dataclasses.dataclass(frozen=True)
+class Split:
+  """One split. `examples` is unbatched: (input, {"coarse": c, "fine": f}).
+
+  The label arrays are kept beside the dataset so priors, class weights and the
+  hierarchy can be counted without a pass over the inputs.
+  """
+  examples: tf.data.Dataset
+  coarse: np.ndarray  # [n] int, -1 where missing
+  fine: np.ndarray  # [n] int, -1 where missing
+
+  def __len__(self):
+    return len(self.fine)
+
+
+@dataclasses.dataclass(frozen=True)
+class DataSpec:
+  """A loaded two-label task.
+
+  Attributes:
+    name: data source name.
+    input_shape: shape of one input, without the batch axis.
+    input_kind: "features", "image" or "tokens"; backbones check it.
+    coarse_names, fine_names: class names, index = label.
+    splits: "train", "validation", "test" -> Split.
+    fine_to_coarse: [num_fine] parent of each fine class, if the source knows it.
+  """
+  name: str
+  input_shape: Tuple[int, ...]
+  input_kind: str
+  coarse_names: Tuple[str, ...]
+  fine_names: Tuple[str, ...]
+  splits: Mapping[str, Split]
+  fine_to_coarse: Optional[np.ndarray] = None
+
+  @property
+  def num_coarse(self):
+    return len(self.coarse_names)
+
+  @property
+  def num_fine(self):
+    return len(self.fine_names)
+
+
+def split_from_arrays(inputs, coarse, fine):
+  """A Split over in-memory arrays."""
+  coarse = np.asarray(coarse, np.int32)
+  fine = np.asarray(fine, np.int32)
+  examples = tf.data.Dataset.from_tensor_slices(
+      (inputs, {"coarse": coarse, "fine": fine}))
+  return Split(examples=examples, coarse=coarse, fine=fine)

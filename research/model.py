@@ -1,0 +1,148 @@
+"""TwoHeadModel: backbone + two heads, with its own train_step and test_step.
+
+The objective is `w_coarse * L_coarse + w_fine * L_fine + sum(model.losses)`.
+Each head loss returns a sum and a count on its replica; counts are all-reduced
+so every loss is the exact mean over the *global* batch, and the sum of the
+replica losses (which `optimizer.apply` all-reduces as gradients) equals the
+single-replica loss. Metrics record the global values, never the replica shares.
+"""
+
+import collections
+
+import keras
+import tensorflow as tf
+
+from research import backbones
+from research import heads
+from research import losses
+from research import metrics as metrics_lib
+
+HEADS = metrics_lib.HEADS
+
+Objective = collections.namedtuple(
+    "Objective", ["replica_loss", "total", "head_losses", "head_counts",
+                  "batch_size"])
+
+
+def global_sum(value):
+  """Sum of `value` over the replicas in sync (the value itself on one)."""
+  context = tf.distribute.get_replica_context()
+  if context is None or tf.distribute.get_strategy().num_replicas_in_sync == 1:
+    return value
+  return context.all_reduce(tf.distribute.ReduceOp.SUM, value)
+
+
+class TwoHeadModel(keras.Model):
+  """Two-label classifier returning {"coarse": logits, "fine": logits}."""
+
+  def __init__(self, backbone, head, head_losses, loss_weights=(1.0, 1.0),
+               dropout=0.0, top_k=3, **kwargs):
+    """Wires the parts; build them with `research.model_builder.build`.
+
+    Args:
+      backbone: keras.Model from inputs to [batch, features].
+      head: a heads.* layer from features to the two logits.
+      head_losses: {"coarse": HeadLoss, "fine": HeadLoss}.
+      loss_weights: (w_coarse, w_fine), kept as a variable so schedules can
+        change it between epochs without recompiling.
+      dropout: rate applied to the features before the heads.
+      top_k: k of the fine head's top-k accuracy.
+    """
+    super().__init__(**kwargs)
+    self.backbone = backbone
+    self.head = head
+    self.feature_dropout = keras.layers.Dropout(dropout)
+    self.coarse_loss = head_losses["coarse"]
+    self.fine_loss = head_losses["fine"]
+    self.head_loss_weights = self.add_weight(
+        name="head_loss_weights", shape=(2,), trainable=False,
+        initializer=keras.initializers.Constant(loss_weights),
+        aggregation="only_first_replica")
+    self.two_head_metrics = metrics_lib.TwoHeadMetrics(top_k)
+
+  @property
+  def metrics(self):
+    return list(self.two_head_metrics.trackers.values())
+
+  def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+    # Keras would reduce one data batch across replicas here, which fails when
+    # replica batches differ in size (an uneven last batch) and under
+    # MultiWorkerMirroredStrategy (keras-team/keras#20585). `build()` below
+    # already built the model, so only the optimizer is left to build.
+    del iterator, data_batch
+    if self.optimizer is not None and not self.optimizer.built:
+      with self.distribute_strategy.scope():
+        self.optimizer.build(self.trainable_variables)
+
+  def call(self, inputs, training=False, coarse_teacher=None):
+    features = self.backbone(inputs, training=training)  # [batch, features]
+    features = self.feature_dropout(features, training=training)
+    return self.head(features, coarse_teacher=coarse_teacher, training=training)
+
+  def train_step(self, data):
+    inputs, labels, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+    with tf.GradientTape() as tape:
+      logits = self(inputs, training=True, coarse_teacher=labels["coarse"])
+      objective = self.objective(labels, logits, sample_weight, training=True)
+    gradients = tape.gradient(objective.replica_loss, self.trainable_variables)
+    self.optimizer.apply(gradients, self.trainable_variables)
+    return self.record(labels, logits, objective)
+
+  def test_step(self, data):
+    inputs, labels, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+    logits = self(inputs, training=False)
+    objective = self.objective(labels, logits, sample_weight, training=False)
+    return self.record(labels, logits, objective)
+
+  def objective(self, labels, logits, sample_weight=None, training=False):
+    """Joint loss of a batch: this replica's share and the global values."""
+    losses_by_head = {"coarse": self.coarse_loss, "fine": self.fine_loss}
+    shares, head_losses, head_counts = {}, {}, {}
+    for head in HEADS:
+      loss_sum, count = losses_by_head[head](
+          labels[head], logits[head], sample_weight, training=training)
+      head_counts[head] = global_sum(count)
+      shares[head] = loss_sum / tf.maximum(head_counts[head], 1.0)
+      head_losses[head] = global_sum(shares[head])
+    coarse_weight = self.head_loss_weights[0]
+    fine_weight = self.head_loss_weights[1]
+    regularization = tf.add_n(self.losses) if self.losses else 0.0
+    replicas = tf.distribute.get_strategy().num_replicas_in_sync
+    replica_loss = (coarse_weight * shares["coarse"] +
+                    fine_weight * shares["fine"] + regularization / replicas)
+    total = (coarse_weight * head_losses["coarse"] +
+             fine_weight * head_losses["fine"] + regularization)
+    batch_size = global_sum(tf.cast(tf.shape(logits["fine"])[0], tf.float32))
+    return Objective(replica_loss, total, head_losses, head_counts, batch_size)
+
+  def record(self, labels, logits, objective):
+    """Updates the trackers and returns their epoch-so-far values."""
+    self.two_head_metrics.update_losses(objective.total, objective.head_losses,
+                                        objective.head_counts,
+                                        objective.batch_size)
+    self.two_head_metrics.update_predictions(labels, logits)
+    return self.two_head_metrics.results()
+
+
+def build(model_cfg, loss_cfg, spec):
+  """Builds an uncompiled TwoHeadModel for a task; call inside strategy.scope().
+
+  Args:
+    model_cfg: config.ModelConfig.
+    loss_cfg: config.LossConfig.
+    spec: data.spec.DataSpec of the task (shapes and class counts).
+
+  Returns:
+    A built TwoHeadModel (its variables exist, so checkpoints can restore).
+  """
+  backbone = backbones.build(model_cfg.backbone, spec.input_shape,
+                             model_cfg.width, l2=model_cfg.l2)
+  head = heads.build(model_cfg.head, spec.num_coarse, spec.num_fine,
+                     l2=model_cfg.l2)
+  num_classes = {"coarse": spec.num_coarse, "fine": spec.num_fine}
+  head_losses = {h: losses.build(loss_cfg.loss, num_classes[h], head_name=h)
+                 for h in HEADS}
+  model = TwoHeadModel(backbone, head, head_losses, loss_cfg.loss_weights,
+                       dropout=model_cfg.dropout)
+  model(keras.ops.zeros((1, *spec.input_shape)))
+  return model

@@ -1,0 +1,55 @@
+"""Entry point: `python -m research.train [--flags]` trains, tests and reports.
+
+Reads the flags, freezes them into a Config, runs, and prints a per-head table
+plus the command to open TensorBoard.
+"""
+
+import datetime
+import os
+
+from absl import app
+
+from research import config
+from research import flags as flags_lib
+from research import training
+
+FLAGS = flags_lib.FLAGS
+
+
+def default_model_dir():
+  stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S-%f")
+  return os.path.join("runs", stamp)
+
+
+def summary_table(results):
+  """Per-head test metrics as an aligned text table."""
+  test = results["test"]
+  rows = [("head", "loss", "accuracy", "top3")]
+  for head in ("coarse", "fine"):
+    top3 = test.get(f"{head}/top3_accuracy")
+    rows.append((head, f"{test[f'{head}/loss']:.4f}",
+                 f"{test[f'{head}/accuracy']:.4f}",
+                 "-" if top3 is None else f"{top3:.4f}"))
+  rows.append(("joint", f"{test['loss']:.4f}",
+               f"{test['joint/exact_match']:.4f}", "-"))
+  lines = ["  ".join(f"{cell:<10}" for cell in row).rstrip() for row in rows]
+  lines.append("(joint: total loss, exact match = both heads right)")
+  return "\n".join(lines)
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+  cfg = config.from_flags(FLAGS, flags_lib.GROUPS)
+  model_dir = cfg.runtime.model_dir or default_model_dir()
+  cfg = cfg.replace(runtime={"model_dir": model_dir})
+  results = training.run(cfg, model_dir)
+  print(f"\nTest results ({results['epochs']} epochs, "
+        f"{results['wall_seconds']:.0f} s, "
+        f"{results['steps_per_second']:.0f} steps/s):")
+  print(summary_table(results))
+  print(f"\nRecords in {model_dir}; view with: tensorboard --logdir {model_dir}")
+
+
+if __name__ == "__main__":
+  app.run(main)

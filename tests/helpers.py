@@ -1,0 +1,52 @@
+"""Small builders shared by tests: a tiny task and model, numpy references."""
+
+import numpy as np
+
+from research import config
+from research import model as model_lib
+from research.data import spec as spec_lib
+
+NUM_COARSE, NUM_FINE, FEATURES = 3, 7, 5
+
+
+def tiny_spec(size=16, seed=0, missing=False):
+  """A random task with `size` examples per split; some labels -1 if missing."""
+  rng = np.random.default_rng(seed)
+  fine_to_coarse = np.arange(NUM_FINE) % NUM_COARSE
+  splits = {}
+  for name in ("train", "validation", "test"):
+    fine = rng.integers(0, NUM_FINE, size)
+    coarse = fine_to_coarse[fine]
+    if missing:
+      coarse = np.where(rng.random(size) < 0.3, -1, coarse)
+      fine = np.where(rng.random(size) < 0.3, -1, fine)
+    features = rng.normal(size=(size, FEATURES)).astype(np.float32)
+    splits[name] = spec_lib.split_from_arrays(features, coarse, fine)
+  return spec_lib.DataSpec(
+      name="tiny", input_shape=(FEATURES,), input_kind="features",
+      coarse_names=tuple(map(str, range(NUM_COARSE))),
+      fine_names=tuple(map(str, range(NUM_FINE))), splits=splits,
+      fine_to_coarse=fine_to_coarse)
+
+
+def tiny_model(spec, loss="ce", loss_weights=(1.0, 1.0), l2=0.0, **model_kw):
+  model_cfg = config.ModelConfig(width=8, dropout=0.0, l2=l2, **model_kw)
+  loss_cfg = config.LossConfig(loss=loss, loss_weights=loss_weights)
+  return model_lib.build(model_cfg, loss_cfg, spec)
+
+
+def first_batch(split, size):
+  """(features, {"coarse", "fine"}) numpy arrays of the first `size` examples."""
+  features, labels = next(iter(split.examples.batch(size)))
+  return features.numpy(), {k: v.numpy() for k, v in labels.items()}
+
+
+def numpy_ce(logits, labels):
+  """Mean softmax cross-entropy over labels >= 0, in float64."""
+  logits = np.asarray(logits, np.float64)
+  shifted = logits - logits.max(axis=1, keepdims=True)
+  log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+  valid = labels >= 0
+  if not valid.any():
+    return 0.0
+  return float(-log_probs[valid, labels[valid]].mean())
