@@ -7,6 +7,7 @@ that `flags.md` holds; a test fails when the two drift apart.
 """
 
 import os
+import re
 import sys
 
 from absl import flags
@@ -122,15 +123,26 @@ flags.register_validator(
     "model_dir", _not_a_file, "expected a folder, but a file is there")
 
 
-def _flag_row(flag):
-  kind = flag.flag_type()
+_TYPE_NAMES = {"bool": "bool", "int": "int", "float": "float",
+               "str": "string", "list": "list"}
+
+
+def _flag_type(flag):
   enum_values = getattr(flag.parser, "enum_values", None)
   if enum_values:
-    kind = " \\| ".join(f"`{v}`" for v in enum_values)
-  default = "" if flag.default is None else flag.default
+    return " \\| ".join(f"`{v}`" for v in enum_values)
+  if isinstance(flag.default, list) or "list" in flag.flag_type():
+    return "list"
+  return _TYPE_NAMES.get(type(flag.default).__name__, "string")
+
+
+def _flag_row(flag):
+  default = flag.default
   if isinstance(default, list):
     default = ",".join(str(v) for v in default)
-  return f"| `--{flag.name}` | {kind} | `{default}` | {flag.help} |"
+  default = "" if default is None else f"`{default}`"
+  meaning = re.sub(r"^<[^>]*>: ", "", flag.help)  # absl prefixes enum choices
+  return f"| `--{flag.name}` | {_flag_type(flag)} | {default} | {meaning} |"
 
 
 def markdown():

@@ -1,0 +1,108 @@
+"""Flags: flags.md matches the code, every flag reaches the config, bad
+values stop the entry point with one line naming the flag."""
+
+import copy
+import os
+import subprocess
+import sys
+
+import pytest
+from absl import flags as absl_flags
+
+from research import config
+from research import flags as flags_lib
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def test_flags_md_is_generated_from_the_code():
+  with open(os.path.join(ROOT, "flags.md")) as handle:
+    committed = handle.read()
+  assert committed == flags_lib.markdown(), (
+      "flags.md is out of date: run `python -m research.flags > flags.md`")
+
+
+def test_every_flag_group_is_a_config_section_with_the_same_fields():
+  for section, names in flags_lib.GROUPS.items():
+    fields = set(config.SECTION_TYPES[section].__dataclass_fields__)
+    assert set(names) == fields, section
+
+
+def test_flag_defaults_equal_config_defaults():
+  registered = flags_lib.FLAGS._flags()  # pylint: disable=protected-access
+  defaults = config.Config()
+  for section, names in flags_lib.GROUPS.items():
+    for name in names:
+      default = registered[name].default
+      if name == "loss_weights":
+        default = tuple(float(v) for v in default)
+      elif isinstance(default, list):
+        default = tuple(default)
+      assert getattr(getattr(defaults, section), name) == default, name
+
+
+def _parse(argv):
+  """Parses argv with copies of our flags, leaving the global FLAGS untouched."""
+  registered = flags_lib.FLAGS._flags()  # pylint: disable=protected-access
+  values = absl_flags.FlagValues()
+  for names in flags_lib.GROUPS.values():
+    for name in names:
+      values[name] = copy.deepcopy(registered[name])
+  values(["train"] + argv)
+  return values
+
+
+def test_from_flags_builds_the_config(tmp_path):
+  flagfile = tmp_path / "run.flags"
+  flagfile.write_text("--epochs=3\n--loss_weights=0.5,2\n")
+  values = _parse([f"--flagfile={flagfile}", "--batch_size=16"])
+  cfg = config.from_flags(values, flags_lib.GROUPS)
+  assert cfg.train.epochs == 3
+  assert cfg.train.batch_size == 16
+  assert cfg.loss.loss_weights == (0.5, 2.0)
+
+
+def test_config_survives_json():
+  cfg = config.Config().replace(train={"epochs": 3},
+                                loss={"loss_weights": (0.2, 0.8)})
+  assert config.Config.from_json(cfg.to_json()) == cfg
+
+
+def test_config_json_with_an_unknown_field_names_it():
+  with pytest.raises(ValueError, match="unknown field 'epochz'"):
+    config.Config.from_json('{"train": {"epochz": 3}}')
+
+
+@pytest.mark.parametrize("argv, flag", [
+    (["--dataset=imagenet"], "--dataset"),
+    (["--batch_size=-4"], "--batch_size"),
+    (["--loss_weights=1"], "--loss_weights"),
+    (["--loss_weights=1,-2"], "--loss_weights"),
+    (["--loss_weights=a,b"], "--loss_weights"),
+    (["--epochs=0"], "--epochs"),
+])
+def test_bad_flag_values_are_rejected_naming_the_flag(argv, flag):
+  with pytest.raises(absl_flags.IllegalFlagValueError, match=flag):
+    _parse(argv)
+
+
+def test_model_dir_that_is_a_file_is_rejected(tmp_path):
+  existing_file = tmp_path / "results.txt"
+  existing_file.write_text("keep me")
+  with pytest.raises(absl_flags.IllegalFlagValueError, match="--model_dir"):
+    _parse([f"--model_dir={existing_file}"])
+  assert existing_file.read_text() == "keep me"
+
+
+def test_entry_point_stops_on_a_bad_flag_before_any_work(tmp_path):
+  model_dir = tmp_path / "run"
+  result = subprocess.run(
+      [sys.executable, "-m", "research.train", "--batch_size=-1",
+       f"--model_dir={model_dir}"],
+      cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
+  assert result.returncode != 0
+  errors = [line for line in result.stderr.splitlines() if "Flags" in line]
+  assert errors == [
+      "FATAL Flags parsing error: flag --batch_size=-1: "
+      "expected a positive integer"], result.stderr
+  assert not model_dir.exists()

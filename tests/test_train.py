@@ -1,0 +1,92 @@
+"""End to end: a short training run writes every record a researcher reads."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from tensorboard.backend.event_processing import event_accumulator
+
+from research import config
+from research import training
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PER_HEAD_TAGS = {"loss", "coarse/loss", "coarse/accuracy", "fine/loss",
+                 "fine/accuracy", "fine/top3_accuracy", "joint/exact_match"}
+
+
+def _tiny_cfg(**train_fields):
+  return config.Config().replace(
+      data={"synthetic_train_size": 1600, "synthetic_separation": 2.0},
+      train={"epochs": 3, "batch_size": 64, **train_fields})
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+  model_dir = str(tmp_path_factory.mktemp("run"))
+  return model_dir, training.run(_tiny_cfg(), model_dir)
+
+
+def _scalars(folder):
+  """{tag: [values by epoch]} from the tensor summaries in one split folder."""
+  accumulator = event_accumulator.EventAccumulator(
+      folder, size_guidance={event_accumulator.TENSORS: 0})
+  accumulator.Reload()
+  return {tag: [float(tf.make_ndarray(event.tensor_proto))
+                for event in accumulator.Tensors(tag)]
+          for tag in accumulator.Tags()["tensors"]}
+
+
+def test_fine_accuracy_is_far_above_chance(finished_run):
+  _, results = finished_run
+  assert results["test"]["fine/accuracy"] > 5 * (1 / 27)
+  assert results["test"]["coarse/accuracy"] > 2 * (1 / 4)
+
+
+def test_results_json_holds_per_head_test_metrics(finished_run):
+  model_dir, results = finished_run
+  with open(os.path.join(model_dir, "results.json")) as handle:
+    saved = json.load(handle)
+  assert saved == json.loads(json.dumps(results))
+  assert PER_HEAD_TAGS <= set(saved["test"])
+  assert saved["epochs"] == 3
+  assert saved["train_steps"] == 3 * 25
+  assert saved["steps_per_second"] > 0 and saved["wall_seconds"] > 0
+
+
+def test_config_json_rebuilds_the_config(finished_run):
+  model_dir, _ = finished_run
+  with open(os.path.join(model_dir, "config.json")) as handle:
+    assert config.Config.from_json(handle.read()) == _tiny_cfg()
+
+
+def test_tensorboard_has_per_head_tags_per_split_and_epoch(finished_run):
+  model_dir, results = finished_run
+  for split in ("train", "validation"):
+    scalars = _scalars(os.path.join(model_dir, split))
+    assert PER_HEAD_TAGS <= set(scalars), split
+    assert all(len(scalars[tag]) == 3 for tag in PER_HEAD_TAGS)
+  validation = _scalars(os.path.join(model_dir, "validation"))
+  np.testing.assert_allclose(validation["fine/accuracy"][-1],
+                             results["validation"]["fine/accuracy"], rtol=1e-6)
+
+
+def test_checkpoints_are_written(finished_run):
+  model_dir, _ = finished_run
+  for name in ("last.weights.h5", "best.weights.h5"):
+    assert os.path.getsize(os.path.join(model_dir, "checkpoints", name)) > 0
+
+
+def test_command_line_prints_the_per_head_table(tmp_path):
+  result = subprocess.run(
+      [sys.executable, "-m", "research.train", "--epochs=1",
+       "--synthetic_train_size=640", f"--model_dir={tmp_path}", "--verbose=0"],
+      cwd=ROOT, capture_output=True, text=True, timeout=300, check=True)
+  lines = result.stdout.splitlines()
+  assert any(line.startswith("coarse ") for line in lines), result.stdout
+  assert any(line.startswith("fine ") for line in lines)
+  assert f"tensorboard --logdir {tmp_path}" in result.stdout
+  assert (tmp_path / "results.json").exists()
