@@ -42,6 +42,8 @@ class OptimConfig:
   learning_rate: float = 1e-3
   lr_schedule: str = "cosine"
   weight_decay: float = 1e-4
+  lookahead_sync_period: int = 0
+  lookahead_step_size: float = 0.5
 
 
 @dataclasses.dataclass(frozen=True)

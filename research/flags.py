@@ -73,6 +73,10 @@ _in_group("optim", flags.DEFINE_enum, "lr_schedule", "cosine",
           sorted(optim.SCHEDULES), "Learning-rate schedule over all steps.")
 _in_group("optim", flags.DEFINE_float, "weight_decay", 1e-4,
           "Decoupled weight decay (adamw only).")
+_in_group("optim", flags.DEFINE_integer, "lookahead_sync_period", 0,
+          "Lookahead: sync the slow weights every k steps (0 = no Lookahead).")
+_in_group("optim", flags.DEFINE_float, "lookahead_step_size", 0.5,
+          "Lookahead: share of the way the slow weights move at each sync.")
 
 # ---- train
 _in_group("train", flags.DEFINE_integer, "epochs", 10, "Training epochs.")
@@ -114,6 +118,11 @@ flags.register_validator(
     "synthetic_label_noise", lambda v: 0 <= v <= 1, "expected a rate in [0, 1]")
 flags.register_validator(
     "synthetic_imbalance", lambda v: v >= 1, "expected a ratio >= 1")
+flags.register_validator(
+    "lookahead_sync_period", lambda v: v >= 0,
+    "expected 0 (off) or a positive number of steps")
+flags.register_validator(
+    "lookahead_step_size", lambda v: 0 < v <= 1, "expected a share in (0, 1]")
 flags.register_validator(
     "dropout", lambda v: 0 <= v < 1, "expected a rate in [0, 1)")
 flags.register_validator(

@@ -2,7 +2,9 @@
 
 import keras
 
-OPTIMIZERS = ("adam", "adamw", "sgd")
+from research import optimizers
+
+OPTIMIZERS = ("adam", "adamw", "radam", "sgd")
 SCHEDULES = ("constant", "cosine")
 
 
@@ -15,14 +17,33 @@ def schedule(name, learning_rate, total_steps):
   raise ValueError(f"unknown lr_schedule {name!r}; expected one of {SCHEDULES}")
 
 
+def _optimizer_class(name):
+  classes = {"adam": keras.optimizers.Adam, "adamw": keras.optimizers.AdamW,
+             "radam": optimizers.RAdam, "sgd": keras.optimizers.SGD}
+  if name not in classes:
+    raise ValueError(f"unknown optimizer {name!r}; expected one of {OPTIMIZERS}")
+  return classes[name]
+
+
 def build(optim_cfg, total_steps):
-  """Builds the optimizer of `optim_cfg` (config.OptimConfig)."""
-  rate = schedule(optim_cfg.lr_schedule, optim_cfg.learning_rate, total_steps)
-  if optim_cfg.optimizer == "adam":
-    return keras.optimizers.Adam(rate)
+  """Builds the optimizer of `optim_cfg` (config.OptimConfig).
+
+  Args:
+    optim_cfg: config.OptimConfig.
+    total_steps: training steps of the run, for the schedule.
+
+  Returns:
+    A keras optimizer, wrapped in Lookahead when its sync period is > 0.
+  """
+  optimizer_cls = _optimizer_class(optim_cfg.optimizer)
+  kwargs = {"learning_rate": schedule(optim_cfg.lr_schedule,
+                                      optim_cfg.learning_rate, total_steps)}
   if optim_cfg.optimizer == "adamw":
-    return keras.optimizers.AdamW(rate, weight_decay=optim_cfg.weight_decay)
+    kwargs["weight_decay"] = optim_cfg.weight_decay
   if optim_cfg.optimizer == "sgd":
-    return keras.optimizers.SGD(rate, momentum=0.9)
-  raise ValueError(f"unknown optimizer {optim_cfg.optimizer!r}; expected one "
-                   f"of {OPTIMIZERS}")
+    kwargs["momentum"] = 0.9
+  if optim_cfg.lookahead_sync_period > 0:
+    optimizer_cls = optimizers.with_lookahead(optimizer_cls)
+    kwargs.update(sync_period=optim_cfg.lookahead_sync_period,
+                  slow_step_size=optim_cfg.lookahead_step_size)
+  return optimizer_cls(**kwargs)
