@@ -24,6 +24,30 @@ def write_json(path, payload):
   os.replace(handle.name, path)
 
 
+def claim_model_dir(model_dir, config_dict):
+  """Records the config in `model_dir`, refusing to mix two different runs.
+
+  A folder holding the same config is a resume and is reused; one holding a
+  different config is left untouched and the run stops, so nothing another
+  run wrote is overwritten. The runtime section (strategy, verbosity, ...)
+  may differ: it does not change results.
+  """
+  path = os.path.join(model_dir, "config.json")
+  if os.path.exists(path):
+    with open(path) as handle:
+      recorded = json.load(handle)
+    if _without_runtime(recorded) != _without_runtime(
+        json.loads(json.dumps(config_dict))):
+      raise ValueError(
+          f"{path} records a different configuration; use a new --model_dir "
+          "(or the same flags to resume that run)")
+  write_json(path, config_dict)
+
+
+def _without_runtime(config_dict):
+  return {k: v for k, v in config_dict.items() if k != "runtime"}
+
+
 class EpochScalars(keras.callbacks.Callback):
   """Writes every epoch log under its own tag: `coarse/loss`, `fine/accuracy`.
 

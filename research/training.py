@@ -48,9 +48,7 @@ def run(cfg, model_dir):
     The results dict also written to `model_dir/results.json`.
   """
   start = time.perf_counter()
-  os.makedirs(model_dir, exist_ok=True)
-  summaries.write_json(os.path.join(model_dir, "config.json"),
-                       cfg.as_dict())
+  summaries.claim_model_dir(model_dir, cfg.as_dict())
   strategy = strategies.build(cfg.runtime.strategy)
   keras.utils.set_random_seed(cfg.train.seed)
   spec = data_registry.load(cfg.data, cfg.train.seed)

@@ -2,6 +2,7 @@
 
 import json
 import os
+import pathlib
 import subprocess
 import sys
 
@@ -90,3 +91,12 @@ def test_command_line_prints_the_per_head_table(tmp_path):
   assert any(line.startswith("fine ") for line in lines)
   assert f"tensorboard --logdir {tmp_path}" in result.stdout
   assert (tmp_path / "results.json").exists()
+
+
+def test_a_model_dir_of_another_run_is_refused_and_left_intact(finished_run):
+  model_dir = pathlib.Path(finished_run[0])
+  records = ("config.json", "results.json", "checkpoints/last.weights.h5")
+  before = {name: (model_dir / name).read_bytes() for name in records}
+  with pytest.raises(ValueError, match="records a different configuration"):
+    training.run(_tiny_cfg(seed=7), str(model_dir))
+  assert {name: (model_dir / name).read_bytes() for name in records} == before
