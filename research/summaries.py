@@ -4,6 +4,7 @@ JSON files are written atomically (temp file + rename) so a preempted run never
 leaves a half-written record behind.
 """
 
+import hashlib
 import json
 import os
 import tempfile
@@ -114,10 +115,15 @@ def write_hparams(log_dir, axes, test_metrics, step):
   The session is `log_dir`; the plugin finds the metrics as the scalars of
   its `train/`, `validation/` and (written here) `test/` folders, so
   `tensorboard --logdir <sweep folder>` compares every run in one table.
+  Runs that differ only in their seed share a trial id, so the plugin groups
+  them and can show the mean (or min/max) over seeds.
   """
+  setting = {name: value for name, value in axes.items() if name != "seed"}
+  trial_id = hashlib.sha1(
+      json.dumps(setting, sort_keys=True).encode()).hexdigest()[:12]
   session_writer = tf.summary.create_file_writer(log_dir)
   with session_writer.as_default():
-    hparams_api.hparams(axes, trial_id=os.path.basename(log_dir.rstrip("/")))
+    hparams_api.hparams(axes, trial_id=trial_id)
   session_writer.close()
   test_writer = tf.summary.create_file_writer(os.path.join(log_dir, "test"))
   with test_writer.as_default():

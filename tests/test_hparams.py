@@ -55,3 +55,22 @@ def test_ablation_axes_flatten_sections_and_skip_runtime():
       {"loss": {"loss": "focal", "loss_weights": (1.0, 0.5)},
        "runtime": {"model_dir": "x", "verbose": 0}})
   assert axes == {"loss": "focal", "loss_weights": "1.0,0.5"}
+
+
+def _trial_id(folder):
+  for value in _events(folder):
+    if value.metadata.plugin_data.plugin_name == "hparams":
+      data = plugin_data_pb2.HParamsPluginData.FromString(
+          value.metadata.plugin_data.content)
+      if data.HasField("session_start_info"):
+        return data.session_start_info.group_name
+  return None
+
+
+def test_runs_differing_only_in_seed_share_a_trial_group(tmp_path):
+  axes = {"loss": "ce", "seed": 0}
+  for name, changes in (("a", {}), ("b", {"seed": 1}), ("c", {"loss": "focal"})):
+    summaries.write_hparams(str(tmp_path / name), {**axes, **changes},
+                            {"fine/accuracy": 0.5}, step=1)
+  groups = [_trial_id(str(tmp_path / name)) for name in "abc"]
+  assert groups[0] == groups[1] != groups[2]
