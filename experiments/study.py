@@ -160,7 +160,8 @@ def validate(study):
   for name in [*study.base, *study.axes]:
     if name in RUNNER_FLAGS:
       raise ValueError(f"{study.path}: --{name} is set by the runner per run; "
-                       "remove it from the study")
+                       "neither a study nor the runner's command line may "
+                       "set it")
     if name not in research_flags.FLAGS:
       raise ValueError(f"{study.path}: unknown flag --{name} (not defined in "
                        "research/flags.py)")

@@ -16,6 +16,7 @@ import sys
 
 from research import summaries
 
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESULTS = "results.json"
 COMMAND = "command.json"
 
@@ -69,7 +70,7 @@ def launch_subprocess(run):
     The process exit code.
   """
   with open(os.path.join(run.model_dir, "train.log"), "w") as log:
-    return subprocess.run(train_command(run), stdout=log,
+    return subprocess.run(train_command(run), stdout=log, cwd=REPO_ROOT,
                           stderr=subprocess.STDOUT, check=False).returncode
 
 

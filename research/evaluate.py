@@ -47,9 +47,7 @@ def main(argv):
     print(f"{run.model_dir}: {headline(report)}")
   if ensemble is not None:
     folder = FLAGS.output or os.path.join(model_dirs[0], "ensemble")
-    ensemble["members"] = {run.model_dir: {
-        head: {k: v for k, v in report[head].items() if isinstance(v, float)}
-        for head in (*evaluation.HEADS, "joint")}
+    ensemble["members"] = {run.model_dir: evaluation.headline_metrics(report)
                            for run, _, report in members}
     reporting.write_report(folder, FLAGS.split, ensemble, names,
                            f"ensemble of {len(model_dirs)} ({FLAGS.split})")

@@ -150,10 +150,10 @@ def evaluate_runs(model_dirs, split="test", checkpoint="best"):
   data = spec.splits[split]
   dataset = pipeline.batched(data, first.cfg.train.batch_size, training=False)
   labels = {"coarse": data.coarse, "fine": data.fine}
+  runs = [first] + [restore_lib.restore(model_dir, checkpoint, spec=spec)
+                     for model_dir in model_dirs[1:]]
   members, all_probabilities = [], []
-  for model_dir in model_dirs:
-    run = first if model_dir == model_dirs[0] else restore_lib.restore(
-        model_dir, checkpoint, spec=spec)
+  for run in runs:
     logits = predict_logits(run.model, dataset)
     probabilities = {head: softmax(logits[head]) for head in HEADS}
     all_probabilities.append(probabilities)
@@ -165,6 +165,13 @@ def evaluate_runs(model_dirs, split="test", checkpoint="best"):
               for head in HEADS}
   return members, split_report(labels, averaged, spec,
                                run_decoding(first.cfg))
+
+
+def headline_metrics(report):
+  """The scalar metrics of a report, by head: what an ensemble lists per member."""
+  return {head: {name: value for name, value in report[head].items()
+                 if isinstance(value, float)}
+          for head in (*HEADS, "joint")}
 
 
 def run_decoding(cfg):
