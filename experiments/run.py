@@ -38,7 +38,8 @@ def main(argv):
   overrides = command_line_overrides()
   study = study_lib.load(argv[1], overrides)
   runs = sweep.plan(study, RUNS_DIR)
-  _, failed = sweep.execute(runs, parallel=FLAGS.parallel)
+  _, failed = sweep.execute(runs, launch=sweep.launch_subprocess,
+                            parallel=FLAGS.parallel)
   runner_command = " ".join(
       ["python -m experiments.run", argv[1],
        *(shlex.quote(f"--{name}={study_lib.flag_text(value)}")

@@ -5,11 +5,15 @@ import json
 import os
 import statistics
 
+from absl import flags as absl_flags
+from absl.testing import flagsaver
 import pytest
 
+from experiments import run as run_lib
 from experiments import study as study_lib
 from experiments import sweep
 from experiments import table
+from research import flags as research_flags
 
 STUDY_TEXT = '''
 STUDY = {
@@ -195,3 +199,32 @@ def test_real_sweep_trains_tiny_runs_then_skips_them(tmp_path):
   assert "| adam | 1/1 |" in text and "| sgd | 1/1 |" in text
   ran, _ = sweep.execute(sweep.plan(study, runs_dir), report=lambda line: None)
   assert ran == []
+
+
+def test_runner_entry_point_applies_overrides_and_writes_tables(
+    tmp_path, monkeypatch):
+  monkeypatch.setattr(run_lib, "RUNS_DIR", str(tmp_path / "runs"))
+  monkeypatch.setattr(run_lib, "RESULTS_DIR", str(tmp_path / "results"))
+  launcher = FakeLauncher()
+  monkeypatch.setattr(sweep, "launch_subprocess", launcher)
+  flag_values = absl_flags.FLAGS
+  if not flag_values.is_parsed():
+    flag_values.mark_as_parsed()
+  path = _study_file(str(tmp_path))
+  with flagsaver.as_parsed(epochs="3"):
+    run_lib.main(["run", path])
+  assert len(launcher.ran) == 4
+  with open(os.path.join(launcher.ran[0], "command.json")) as handle:
+    assert "--epochs=3" in json.load(handle)["train_flags"]
+  with open(tmp_path / "results" / "opt" / "table.md") as handle:
+    text = handle.read()
+  assert f"Made by `python -m experiments.run {path} --epochs=3`" in text
+  assert "| adam | 2/2 |" in text
+
+
+def test_tool_flags_are_documented_in_flags_md():
+  with open(os.path.join(os.path.dirname(__file__), "..", "flags.md")) as f:
+    documented = f.read()
+  for names in research_flags.TOOL_GROUPS.values():
+    for name in names:
+      assert f"| `--{name}` |" in documented, name
