@@ -36,7 +36,10 @@ def main(argv):
     raise app.UsageError("usage: python -m experiments.run <study> "
                          f"[--parallel=N]; studies: {study_lib.available()}")
   overrides = command_line_overrides()
-  study = study_lib.load(argv[1], overrides)
+  try:
+    study = study_lib.load(argv[1], overrides)
+  except ValueError as error:
+    raise app.UsageError(str(error)) from None
   runs = sweep.plan(study, RUNS_DIR)
   _, failed = sweep.execute(runs, launch=sweep.launch_subprocess,
                             parallel=FLAGS.parallel)

@@ -194,3 +194,17 @@ def test_serving_consistent_decoding_matches_a_numpy_search():
     best = max(range(7), key=lambda f: fine[i, f] * coarse[i, parents[f]])
     assert decoded["fine"][i] == best
     assert decoded["coarse"][i] == parents[best]
+
+
+def test_head_report_masks_missing_labels_and_skips_unseen_classes():
+  labels = np.array([0, 1, 1, -1])
+  probabilities = np.array([[0.9, 0.1, 0.0, 0.0], [0.2, 0.8, 0.0, 0.0],
+                            [0.6, 0.4, 0.0, 0.0], [0.0, 0.0, 0.1, 0.9]])
+  predicted = probabilities.argmax(1)  # [0, 1, 0, 3]; the last is unlabelled
+  report = evaluation.head_report(labels, probabilities, predicted,
+                                  ("a", "b", "c", "d"), top_k=2)
+  assert report["accuracy"] == pytest.approx(2 / 3)
+  # class a: P 1/2 R 1 F1 2/3; class b: P 1 R 1/2 F1 2/3; c, d never seen.
+  assert report["macro_f1"] == pytest.approx(2 / 3)
+  assert report["top2_accuracy"] == pytest.approx(1.0)
+  assert report["per_class"]["d"]["support"] == 0
