@@ -96,13 +96,16 @@ def ablation_axes(cfg_dict):
     cfg_dict: `Config.as_dict()`; field names equal flag names.
 
   Returns:
-    {flag: bool | int | float | str}; sequences become comma-joined strings.
+    {flag: bool | int | float | str}; sequences become comma-joined strings;
+    unset (None) flags are left out, as HParams has no null value.
   """
   axes = {}
   for section, fields in cfg_dict.items():
     if section in _NOT_ABLATION_AXES:
       continue
     for name, value in fields.items():
+      if value is None:
+        continue
       if isinstance(value, (list, tuple)):
         value = ",".join(str(v) for v in value)
       axes[name] = value

@@ -53,6 +53,7 @@ def test_training_run_writes_hparams_and_test_metrics(tmp_path):
 def test_ablation_axes_flatten_sections_and_skip_runtime():
   axes = summaries.ablation_axes(
       {"loss": {"loss": "focal", "loss_weights": (1.0, 0.5)},
+       "data": {"label_file": None},
        "runtime": {"model_dir": "x", "verbose": 0}})
   assert axes == {"loss": "focal", "loss_weights": "1.0,0.5"}
 
