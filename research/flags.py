@@ -107,8 +107,10 @@ _in_tool_group("tools", flags.DEFINE_enum, "checkpoint", "best",
 _in_tool_group("tools", flags.DEFINE_string, "input", None,
                "predict: inputs to label (features: .npy or .csv of rows).")
 _in_tool_group("tools", flags.DEFINE_string, "output", None,
-               "predict: CSV to write (default predictions.csv); "
-               "experiments.ghm_density: PNG (default ghm_density.png).")
+               "predict: CSV to write (default predictions.csv); evaluate "
+               "with several --model_dir: the ensemble's folder (default "
+               "<first model_dir>/ensemble); experiments.ghm_density: PNG "
+               "(default ghm_density.png).")
 _in_tool_group("tools", flags.DEFINE_string, "export_dir", None,
                "export: SavedModel folder (default <model_dir>/export).")
 
