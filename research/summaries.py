@@ -1,9 +1,10 @@
-"""Run records: config.json, results.json and per-head TensorBoard scalars.
+"""Run records: config.json, results.json, per-head TensorBoard scalars, HParams.
 
 JSON files are written atomically (temp file + rename) so a preempted run never
 leaves a half-written record behind.
 """
 
+import hashlib
 import json
 import os
 import tempfile
@@ -11,6 +12,10 @@ import time
 
 import keras
 import tensorflow as tf
+from tensorboard.plugins.hparams import api as hparams_api
+
+# Config sections that say where and how loudly a run ran, not what it was.
+_NOT_ABLATION_AXES = ("runtime",)
 
 
 def write_json(path, payload):
@@ -106,3 +111,49 @@ class Throughput(keras.callbacks.Callback):
   @property
   def steps_per_second(self):
     return self.steps / self.seconds if self.seconds else float("nan")
+
+
+def ablation_axes(cfg_dict):
+  """Flag name -> value of every ablation axis of a run, as HParams values.
+
+  Args:
+    cfg_dict: `Config.as_dict()`; field names equal flag names.
+
+  Returns:
+    {flag: bool | int | float | str}; sequences become comma-joined strings;
+    unset (None) flags are left out, as HParams has no null value.
+  """
+  axes = {}
+  for section, fields in cfg_dict.items():
+    if section in _NOT_ABLATION_AXES:
+      continue
+    for name, value in fields.items():
+      if value is None:
+        continue
+      if isinstance(value, (list, tuple)):
+        value = ",".join(str(v) for v in value)
+      axes[name] = value
+  return axes
+
+
+def write_hparams(log_dir, axes, test_metrics, step):
+  """Logs a run's axes to the HParams plugin and its test metrics beside them.
+
+  The session is `log_dir`; the plugin finds the metrics as the scalars of
+  its `train/`, `validation/` and (written here) `test/` folders, so
+  `tensorboard --logdir <sweep folder>` compares every run in one table.
+  Runs that differ only in their seed share a trial id, so the plugin groups
+  them and can show the mean (or min/max) over seeds.
+  """
+  setting = {name: value for name, value in axes.items() if name != "seed"}
+  trial_id = hashlib.sha1(
+      json.dumps(setting, sort_keys=True).encode()).hexdigest()[:12]
+  session_writer = tf.summary.create_file_writer(log_dir)
+  with session_writer.as_default():
+    hparams_api.hparams(axes, trial_id=trial_id)
+  session_writer.close()
+  test_writer = tf.summary.create_file_writer(os.path.join(log_dir, "test"))
+  with test_writer.as_default():
+    for name, value in test_metrics.items():
+      tf.summary.scalar(name, value, step=step)
+  test_writer.close()

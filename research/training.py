@@ -74,5 +74,7 @@ def run(cfg, model_dir):
       "wall_seconds": time.perf_counter() - start,
       "num_replicas": strategy.num_replicas_in_sync,
   }
+  summaries.write_hparams(model_dir, summaries.ablation_axes(cfg.as_dict()),
+                          results["test"], step=cfg.train.epochs)
   summaries.write_json(os.path.join(model_dir, "results.json"), results)
   return results

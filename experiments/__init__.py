@@ -1,0 +1,1 @@
+"""Ablation studies: sweeps kept as data, a resumable runner, generated tables."""

@@ -1,0 +1,99 @@
+"""Gradient-norm density of the training set under CE vs GHM (GHM paper, Fig. 1).
+
+For softmax CE the gradient at the logits is `softmax(z) - onehot(y)`; its norm
+divided by sqrt(2) lies in [0, 1] (0 = confidently right, 1 = all mass on one
+wrong class). A CE-trained model leaves a huge mass of easy examples near 0 and
+a bump of very hard ones (often mislabelled) near 1; GHM reweights by the
+inverse density of this norm, which should flatten both ends.
+
+    python -m research.evaluate --model_dir=RUN_CE --split=train
+    python -m research.evaluate --model_dir=RUN_GHM --split=train
+    python -m experiments.ghm_density --ce_logits=RUN_CE/logits_train.npz \\
+        --ghm_logits=RUN_GHM/logits_train.npz [--ghm_head=fine] \\
+        [--output=ghm_density.png]
+"""
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+import numpy as np  # pylint: disable=g-import-not-at-top
+from absl import app  # pylint: disable=g-import-not-at-top
+
+from research import flags as flags_lib  # pylint: disable=g-import-not-at-top
+
+FLAGS = flags_lib.FLAGS
+BINS = 30
+
+
+def gradient_norms(logits, labels):
+  """||softmax(logits) - onehot(labels)|| / sqrt(2) per labelled example.
+
+  Args:
+    logits: [n, classes].
+    labels: [n] int, -1 = missing (left out).
+
+  Returns:
+    [n_labelled] floats in [0, 1].
+  """
+  logits = np.asarray(logits, np.float64)
+  labels = np.asarray(labels)
+  valid = labels >= 0
+  logits, labels = logits[valid], labels[valid]
+  shifted = logits - logits.max(axis=1, keepdims=True)
+  probabilities = np.exp(shifted) / np.exp(shifted).sum(axis=1, keepdims=True)
+  probabilities[np.arange(len(labels)), labels] -= 1.0  # softmax - onehot
+  return np.linalg.norm(probabilities, axis=1) / np.sqrt(2.0)
+
+
+def density(norms, bins=BINS):
+  """(edges [bins + 1], fraction of examples per bin [bins]) over [0, 1]."""
+  counts, edges = np.histogram(np.clip(norms, 0.0, 1.0), bins=bins,
+                               range=(0.0, 1.0))
+  return edges, counts / max(len(norms), 1)
+
+
+def plot(norms_by_model, path, title, bins=BINS):
+  """Writes the densities of several models as log-scale step histograms.
+
+  Args:
+    norms_by_model: {label: [n] gradient norms}, e.g. {"CE": ..., "GHM": ...}.
+    path: PNG to write.
+    title: plot title.
+  """
+  figure, axes = plt.subplots(figsize=(6, 4))
+  for label, norms in norms_by_model.items():
+    edges, fraction = density(norms, bins)
+    axes.stairs(fraction, edges, label=f"{label} (n={len(norms)})")
+  axes.set_yscale("log")
+  axes.set_xlim(0, 1)
+  axes.set_xlabel("gradient norm  ||softmax - onehot|| / sqrt(2)")
+  axes.set_ylabel("fraction of examples")
+  axes.set_title(title)
+  axes.legend()
+  figure.tight_layout()
+  figure.savefig(path, dpi=100)
+  plt.close(figure)
+
+
+def load_norms(npz_path, head):
+  """Gradient norms of one head from a logits_<split>.npz of research.evaluate."""
+  with np.load(npz_path) as saved:
+    return gradient_norms(saved[f"{head}_logits"], saved[f"{head}_labels"])
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+  if not FLAGS.ce_logits or not FLAGS.ghm_logits:
+    raise app.UsageError("--ce_logits and --ghm_logits are required "
+                         "(logits_train.npz files from research.evaluate)")
+  output = FLAGS.output or "ghm_density.png"
+  plot({"CE": load_norms(FLAGS.ce_logits, FLAGS.ghm_head),
+        "GHM": load_norms(FLAGS.ghm_logits, FLAGS.ghm_head)}, output,
+       f"Gradient-norm density, {FLAGS.ghm_head} head, training set")
+  print(f"plot written to {output}")
+
+
+if __name__ == "__main__":
+  app.run(main)

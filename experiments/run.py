@@ -1,0 +1,58 @@
+"""Entry point: `python -m experiments.run <study> [--parallel=N] [--epochs=E]`.
+
+Runs every (cell, seed) of experiments/studies/<study>.py that has no
+results.json yet as a `research.train` process under experiments/runs/<study>/,
+then writes experiments/results/<study>/table.md and table.csv from all the
+runs' results.json files. Interrupt it and run it again: only the missing runs
+run, and the table comes out the same. Any research.train flag given here
+(e.g. --epochs) overrides the study's base for every cell.
+"""
+
+import os
+import shlex
+
+from absl import app
+
+from experiments import study as study_lib
+from experiments import sweep
+from experiments import table
+from research import flags as flags_lib
+
+FLAGS = flags_lib.FLAGS
+ROOT = os.path.dirname(os.path.abspath(__file__))
+RUNS_DIR = os.path.join(ROOT, "runs")
+RESULTS_DIR = os.path.join(ROOT, "results")
+
+
+def command_line_overrides():
+  """research.train flags set on this command line: {flag: value}."""
+  return {name: FLAGS[name].value
+          for names in flags_lib.GROUPS.values() for name in names
+          if FLAGS[name].present}
+
+
+def main(argv):
+  if len(argv) != 2:
+    raise app.UsageError("usage: python -m experiments.run <study> "
+                         f"[--parallel=N]; studies: {study_lib.available()}")
+  overrides = command_line_overrides()
+  try:
+    study = study_lib.load(argv[1], overrides)
+  except ValueError as error:
+    raise app.UsageError(str(error)) from None
+  runs = sweep.plan(study, RUNS_DIR)
+  _, failed = sweep.execute(runs, launch=sweep.launch_subprocess,
+                            parallel=FLAGS.parallel)
+  runner_command = " ".join(
+      ["python -m experiments.run", argv[1],
+       *(shlex.quote(f"--{name}={study_lib.flag_text(value)}")
+         for name, value in overrides.items())])
+  paths = table.write(study, RUNS_DIR, RESULTS_DIR, runner_command)
+  print(f"table: {paths[0]}\ncsv: {paths[1]}\n"
+        f"compare runs: tensorboard --logdir {os.path.join(RUNS_DIR, study.name)}")
+  if failed:
+    raise SystemExit(f"{len(failed)} runs failed; rerun to retry only those")
+
+
+if __name__ == "__main__":
+  app.run(main)

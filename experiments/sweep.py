@@ -1,0 +1,110 @@
+"""Runs a study's (cell, seed) runs, skipping every run whose results.json exists.
+
+A run is one `python -m research.train` process with
+`--model_dir=<runs_dir>/<study>/<cell>/seed<k>`. Before it starts, the runner
+writes `command.json` there; a later sweep that finds results.json but a
+different command refuses to reuse it (the study changed under the run) rather
+than mixing two experiments in one table.
+"""
+
+import concurrent.futures
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+
+from research import summaries
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RESULTS = "results.json"
+COMMAND = "command.json"
+
+
+@dataclasses.dataclass(frozen=True)
+class Run:
+  cell: object  # study.Cell
+  seed: int
+  model_dir: str
+  train_flags: tuple  # without --model_dir, which follows the folder
+
+
+def plan(study, runs_dir):
+  """Every run of a study, cell by cell, seed by seed."""
+  return [Run(cell=cell, seed=seed,
+              model_dir=run_dir(runs_dir, study.name, cell.name, seed),
+              train_flags=tuple(study.train_flags(cell, seed)))
+          for cell in study.cells for seed in study.seeds]
+
+
+def run_dir(runs_dir, study_name, cell_name, seed):
+  return os.path.join(runs_dir, study_name, cell_name, f"seed{seed}")
+
+
+def is_done(run):
+  """True if the run finished; raises if it finished under another command."""
+  if not os.path.isfile(os.path.join(run.model_dir, RESULTS)):
+    return False
+  command_path = os.path.join(run.model_dir, COMMAND)
+  if os.path.isfile(command_path):
+    with open(command_path) as handle:
+      recorded = json.load(handle)["train_flags"]
+    if recorded != list(run.train_flags):
+      raise ValueError(
+          f"{run.model_dir} holds a run made with {recorded}, but the study "
+          f"now asks for {list(run.train_flags)}; delete that folder (or the "
+          "study's runs) to rerun it")
+  return True
+
+
+def train_command(run):
+  """The argv that trains one run."""
+  return [sys.executable, "-m", "research.train", *run.train_flags,
+          f"--model_dir={run.model_dir}"]
+
+
+def launch_subprocess(run):
+  """Trains one run in a child process; its output goes to <model_dir>/train.log.
+
+  Returns:
+    The process exit code.
+  """
+  with open(os.path.join(run.model_dir, "train.log"), "w") as log:
+    return subprocess.run(train_command(run), stdout=log, cwd=REPO_ROOT,
+                          stderr=subprocess.STDOUT, check=False).returncode
+
+
+def execute(runs, launch=launch_subprocess, parallel=1, report=print):
+  """Runs the runs that are not done, `parallel` at a time.
+
+  Args:
+    runs: from `plan`.
+    launch: Run -> exit code (0 = success); tests pass a fake.
+    parallel: how many launches at once.
+    report: called with one progress line per finished run.
+
+  Returns:
+    (ran, failed): lists of Runs.
+  """
+  pending = [run for run in runs if not is_done(run)]
+  report(f"{len(runs) - len(pending)} of {len(runs)} runs already done; "
+         f"running {len(pending)}")
+  for run in pending:
+    summaries.write_json(os.path.join(run.model_dir, COMMAND),
+                         {"train_flags": list(run.train_flags)})
+  failed = []
+  with concurrent.futures.ThreadPoolExecutor(max_workers=parallel) as pool:
+    futures = {pool.submit(launch, run): run for run in pending}
+    try:
+      for future in concurrent.futures.as_completed(futures):
+        run = futures[future]
+        code = future.result()
+        if code != 0:
+          failed.append(run)
+        report(f"{'FAILED' if code else 'done'}: {run.model_dir}"
+               + (f" (exit {code}, see train.log)" if code else ""))
+    except BaseException:
+      # Ctrl-C or a crash: start nothing new; the next sweep resumes.
+      pool.shutdown(wait=False, cancel_futures=True)
+      raise
+  return pending, failed

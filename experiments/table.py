@@ -1,0 +1,138 @@
+"""Ablation tables from results.json files: one row per cell, mean ± std over seeds.
+
+Numbers come only from the runs' results.json files (never typed in), so a
+table can always be regenerated from the runs. Test metrics are every
+non-loss entry of results["test"] (losses are not comparable across loss
+functions); std is the sample standard deviation (n - 1), blank for one seed.
+"""
+
+import csv
+import io
+import json
+import os
+
+import numpy as np
+
+from experiments import sweep
+
+_HEAD_ORDER = ("coarse", "fine", "joint")
+_TIMING = (("wall_seconds", "wall s"), ("steps_per_second", "steps/s"))
+
+
+def collect(study, runs_dir):
+  """{cell name: [results dict per finished seed]}, in seed order."""
+  found = {}
+  for run in sweep.plan(study, runs_dir):
+    path = os.path.join(run.model_dir, sweep.RESULTS)
+    if os.path.isfile(path):
+      with open(path) as handle:
+        found.setdefault(run.cell.name, []).append(json.load(handle))
+  return found
+
+
+def metric_names(found):
+  """Test metric names of all results, coarse then fine then joint, no losses."""
+  names = {name for results in found.values() for r in results
+           for name in r["test"] if name.split("/")[-1] != "loss"}
+  def order(name):
+    head = name.split("/")[0]
+    rank = _HEAD_ORDER.index(head) if head in _HEAD_ORDER else len(_HEAD_ORDER)
+    return rank, name
+  return sorted(names, key=order)
+
+
+def mean_std(values):
+  """(mean, sample std) of the values; std is nan for fewer than two."""
+  values = np.asarray(values, np.float64)
+  if not len(values):
+    return float("nan"), float("nan")
+  std = values.std(ddof=1) if len(values) > 1 else float("nan")
+  return float(values.mean()), float(std)
+
+
+def rows(study, runs_dir):
+  """One dict per cell: settings, seeds done, (mean, std) per metric, command."""
+  found = collect(study, runs_dir)
+  metrics = metric_names(found)
+  table = []
+  for cell in study.cells:
+    results = found.get(cell.name, [])
+    row = {"settings": cell.settings, "seeds": len(results),
+           "command": command_text(study, cell)}
+    row["metrics"] = {m: mean_std([r["test"][m] for r in results
+                                   if m in r["test"]]) for m in metrics}
+    row["timing"] = {key: mean_std([r[key] for r in results if key in r])
+                     for key, _ in _TIMING}
+    table.append(row)
+  return metrics, table
+
+
+def command_text(study, cell):
+  """The research.train command of a cell, with $SEED for the seed."""
+  flags = study.train_flags(cell, "$SEED")
+  model_dir = sweep.run_dir("experiments/runs", study.name, cell.name, "$SEED")
+  return " ".join(["python -m research.train", *flags,
+                   f"--model_dir={model_dir}"])
+
+
+def _cell(mean, std, digits):
+  if np.isnan(mean):
+    return "—"
+  if np.isnan(std):
+    return f"{mean:.{digits}f}"
+  return f"{mean:.{digits}f} ± {std:.{digits}f}"
+
+
+def markdown(study, runs_dir, runner_command):
+  """The table.md text of a study."""
+  metrics, table = rows(study, runs_dir)
+  seeds = ", ".join(str(s) for s in study.seeds)
+  lines = [f"# Study `{study.name}`", "", study.description, "",
+           f"Made by `{runner_command}` from the runs' results.json files "
+           f"(seeds {seeds}); test metrics as mean ± sample std over seeds.",
+           "", "| " + " | ".join([*study.axes, "seeds", *metrics,
+                                  *(label for _, label in _TIMING)]) + " |",
+           "|" + "---|" * (len(study.axes) + 1 + len(metrics) + len(_TIMING))]
+  for row in table:
+    cells = [str(row["settings"][axis]) for axis in study.axes]
+    cells.append(f"{row['seeds']}/{len(study.seeds)}")
+    cells += [_cell(*row["metrics"][m], digits=4) for m in metrics]
+    cells += [_cell(*row["timing"][key], digits=1) for key, _ in _TIMING]
+    lines.append("| " + " | ".join(cells) + " |")
+  lines += ["", "## Commands (one per seed)", ""]
+  lines += [f"- `{row['command']}`" for row in table]
+  return "\n".join(lines) + "\n"
+
+
+def csv_text(study, runs_dir):
+  """The table.csv text: axes, seeds, <metric>_mean/_std, timing, command."""
+  metrics, table = rows(study, runs_dir)
+  measured = [*metrics, *(key for key, _ in _TIMING)]
+  output = io.StringIO()
+  writer = csv.writer(output, lineterminator="\n")
+  writer.writerow([*study.axes, "seeds",
+                   *(f"{m}_{s}" for m in measured for s in ("mean", "std")),
+                   "command"])
+  for row in table:
+    values = {**row["metrics"], **row["timing"]}
+    writer.writerow([*(row["settings"][axis] for axis in study.axes),
+                     row["seeds"],
+                     *(_number(v) for m in measured for v in values[m]),
+                     row["command"]])
+  return output.getvalue()
+
+
+def _number(value):
+  return "" if np.isnan(value) else repr(value)
+
+
+def write(study, runs_dir, results_dir, runner_command):
+  """Writes <results_dir>/<study>/table.md and table.csv; returns their paths."""
+  folder = os.path.join(results_dir, study.name)
+  os.makedirs(folder, exist_ok=True)
+  paths = (os.path.join(folder, "table.md"), os.path.join(folder, "table.csv"))
+  for path, text in zip(paths, (markdown(study, runs_dir, runner_command),
+                                csv_text(study, runs_dir))):
+    with open(path, "w") as handle:
+      handle.write(text)
+  return paths

@@ -1,0 +1,183 @@
+"""Per-head evaluation of trained runs, alone or as a probability-averaged ensemble.
+
+Metrics are computed in numpy over the whole split at once, so macro-F1 and the
+per-class scores are exact (not averages of batch values). Labels of -1 are
+missing and left out of every metric of their head.
+"""
+
+import numpy as np
+
+from research import restore as restore_lib
+from research.data import pipeline
+
+HEADS = ("coarse", "fine")
+DECODINGS = ("argmax", "consistent")
+
+
+def predict_logits(model, dataset):
+  """{"coarse": [n, num_coarse], "fine": [n, num_fine]} logits of a dataset."""
+  inputs_only = dataset.map(lambda inputs, labels: inputs)
+  logits = model.predict(inputs_only, verbose=0)
+  return {head: np.asarray(logits[head], np.float64) for head in HEADS}
+
+
+def softmax(logits):
+  """Row-wise softmax of [n, classes] logits, computed stably."""
+  shifted = logits - logits.max(axis=1, keepdims=True)
+  exp = np.exp(shifted)
+  return exp / exp.sum(axis=1, keepdims=True)
+
+
+def decode(probabilities, fine_to_coarse=None, mode="argmax"):
+  """Predicted (coarse, fine) labels, each [n].
+
+  Args:
+    probabilities: {"coarse": [n, C], "fine": [n, F]}.
+    fine_to_coarse: [F] parent of each fine class (needed for "consistent").
+    mode: "argmax" picks each head's best class on its own; "consistent" picks
+      the fine class maximising p(fine) * p(its parent) and reports its parent,
+      so the pair always respects the hierarchy.
+  """
+  if mode == "argmax":
+    return {head: probabilities[head].argmax(axis=1) for head in HEADS}
+  if mode != "consistent" or fine_to_coarse is None:
+    raise ValueError(f"decode={mode!r}: expected one of {list(DECODINGS)}; "
+                     "consistent decoding needs the task's fine_to_coarse")
+  joint = probabilities["fine"] * probabilities["coarse"][:, fine_to_coarse]
+  fine = joint.argmax(axis=1)  # [n]
+  return {"coarse": np.asarray(fine_to_coarse)[fine], "fine": fine}
+
+
+def confusion_matrix(labels, predicted, num_classes):
+  """[num_classes, num_classes] counts, rows = true class, cols = predicted."""
+  valid = labels >= 0
+  counts = np.zeros((num_classes, num_classes), np.int64)
+  np.add.at(counts, (labels[valid], predicted[valid]), 1)
+  return counts
+
+
+def per_class_scores(confusion):
+  """Precision, recall, F1 and support per class from a confusion matrix.
+
+  A class never predicted has precision 0; one never present has recall 0.
+  """
+  true_positive = np.diag(confusion).astype(np.float64)
+  predicted = confusion.sum(axis=0)
+  support = confusion.sum(axis=1)
+  precision = np.divide(true_positive, predicted,
+                        out=np.zeros_like(true_positive), where=predicted > 0)
+  recall = np.divide(true_positive, support,
+                     out=np.zeros_like(true_positive), where=support > 0)
+  total = precision + recall
+  f1 = np.divide(2 * precision * recall, total,
+                 out=np.zeros_like(total), where=total > 0)
+  return precision, recall, f1, support
+
+
+def head_report(labels, probabilities, predicted, names, top_k=3):
+  """Metrics of one head.
+
+  Macro-F1 averages the classes that occur in the labels or the predictions;
+  a class absent from both has no defined F1 and is left out.
+  """
+  valid = labels >= 0
+  confusion = confusion_matrix(labels, predicted, len(names))
+  precision, recall, f1, support = per_class_scores(confusion)
+  seen = (support > 0) | (confusion.sum(axis=0) > 0)
+  report = {
+      "accuracy": _mean(predicted[valid] == labels[valid]),
+      "macro_f1": float(f1[seen].mean()) if seen.any() else float("nan"),
+      "num_labelled": int(valid.sum()),
+      "confusion": confusion.tolist(),
+      "per_class": {
+          name: {"precision": float(precision[i]), "recall": float(recall[i]),
+                 "f1": float(f1[i]), "support": int(support[i])}
+          for i, name in enumerate(names)},
+  }
+  if len(names) > top_k:
+    top = np.argsort(-probabilities[valid], axis=1)[:, :top_k]  # [n, k]
+    report[f"top{top_k}_accuracy"] = _mean(
+        (top == labels[valid][:, None]).any(axis=1))
+  return report
+
+
+def joint_report(labels, predicted, fine_to_coarse):
+  """Exact match (both heads right) and hierarchy consistency of predictions."""
+  both = (labels["coarse"] >= 0) & (labels["fine"] >= 0)
+  right = ((predicted["coarse"] == labels["coarse"]) &
+           (predicted["fine"] == labels["fine"]))
+  report = {"exact_match": _mean(right[both])}
+  if fine_to_coarse is not None:
+    parents = np.asarray(fine_to_coarse)[predicted["fine"]]
+    report["consistency"] = _mean(parents == predicted["coarse"])
+  return report
+
+
+def split_report(labels, probabilities, spec, decoding="argmax", top_k=3):
+  """All metrics of a split: {"coarse", "fine", "joint", "num_examples"}."""
+  predicted = decode(probabilities, spec.fine_to_coarse, decoding)
+  names = {"coarse": spec.coarse_names, "fine": spec.fine_names}
+  report = {head: head_report(labels[head], probabilities[head],
+                              predicted[head], names[head], top_k)
+            for head in HEADS}
+  report["joint"] = joint_report(labels, predicted, spec.fine_to_coarse)
+  report["num_examples"] = int(len(labels["fine"]))
+  report["decoding"] = decoding
+  return report
+
+
+def evaluate_runs(model_dirs, split="test", checkpoint="best"):
+  """Evaluates one run, or several as an ensemble that averages probabilities.
+
+  Every member is evaluated on the first member's task (for the synthetic
+  source the data draw follows the run seed, so members trained with other
+  seeds are scored on the first member's split, never on their own).
+
+  Args:
+    model_dirs: list of model_dir folders.
+    split: "train", "validation" or "test".
+    checkpoint: "best" or "last".
+
+  Returns:
+    (members, ensemble): members is a list of (Restored, logits, report);
+    ensemble is the report of the averaged probabilities, or None for one run.
+  """
+  first = restore_lib.restore(model_dirs[0], checkpoint)
+  spec = first.spec
+  if split not in spec.splits:
+    raise ValueError(f"--split={split!r}: the {spec.name} task has splits "
+                     f"{sorted(spec.splits)}")
+  data = spec.splits[split]
+  dataset = pipeline.batched(data, first.cfg.train.batch_size, training=False)
+  labels = {"coarse": data.coarse, "fine": data.fine}
+  runs = [first] + [restore_lib.restore(model_dir, checkpoint, spec=spec)
+                     for model_dir in model_dirs[1:]]
+  members, all_probabilities = [], []
+  for run in runs:
+    logits = predict_logits(run.model, dataset)
+    probabilities = {head: softmax(logits[head]) for head in HEADS}
+    all_probabilities.append(probabilities)
+    report = split_report(labels, probabilities, spec, run_decoding(run.cfg))
+    members.append((run, logits, report))
+  if len(model_dirs) == 1:
+    return members, None
+  averaged = {head: np.mean([p[head] for p in all_probabilities], axis=0)
+              for head in HEADS}
+  return members, split_report(labels, averaged, spec,
+                               run_decoding(first.cfg))
+
+
+def headline_metrics(report):
+  """The scalar metrics of a report, by head: what an ensemble lists per member."""
+  return {head: {name: value for name, value in report[head].items()
+                 if isinstance(value, float)}
+          for head in (*HEADS, "joint")}
+
+
+def run_decoding(cfg):
+  """The decoding a run was trained to use (`--decode`, argmax before it existed)."""
+  return getattr(cfg.model, "decode", "argmax")
+
+
+def _mean(booleans):
+  return float(np.mean(booleans)) if len(booleans) else float("nan")

@@ -1,0 +1,67 @@
+"""Rebuilds a finished run from its model_dir: config, task and trained model.
+
+evaluate, predict and export all start here, so a run is always restored the
+same way: `config.json` -> Config -> the data source's DataSpec (class names,
+input shape, splits) -> `model.build` -> `checkpoints/<best|last>.weights.h5`.
+"""
+
+import dataclasses
+import os
+
+from research import config as config_lib
+from research import model as model_lib
+from research.data import registry as data_registry
+
+CHECKPOINTS = ("best", "last")
+
+
+@dataclasses.dataclass(frozen=True)
+class Restored:
+  """A trained run: its frozen config, its task and its model with weights."""
+  model_dir: str
+  cfg: config_lib.Config
+  spec: object  # data.spec.DataSpec
+  model: object  # model.TwoHeadModel
+
+
+def checkpoint_path(model_dir, checkpoint):
+  """Path of the `best` or `last` weights; raises naming what is missing."""
+  if checkpoint not in CHECKPOINTS:
+    raise ValueError(f"--checkpoint={checkpoint!r}: expected one of "
+                     f"{list(CHECKPOINTS)}")
+  path = os.path.join(model_dir, "checkpoints", f"{checkpoint}.weights.h5")
+  if not os.path.isfile(path):
+    raise FileNotFoundError(f"{path}: no {checkpoint} checkpoint; is "
+                            f"{model_dir} the model_dir of a finished run?")
+  return path
+
+
+def load_config(model_dir):
+  """The Config a run was trained with, from `model_dir/config.json`."""
+  path = os.path.join(model_dir, "config.json")
+  if not os.path.isfile(path):
+    raise FileNotFoundError(f"{path}: missing; expected the config.json that "
+                            "research.train writes into every model_dir")
+  with open(path) as handle:
+    return config_lib.Config.from_json(handle.read())
+
+
+def restore(model_dir, checkpoint="best", spec=None):
+  """Rebuilds the model of `model_dir` and loads its weights.
+
+  Args:
+    model_dir: folder of a finished run.
+    checkpoint: "best" or "last".
+    spec: the run's DataSpec if already loaded (ensemble members trained on
+      the same task share it); loaded from the config otherwise.
+
+  Returns:
+    Restored.
+  """
+  weights = checkpoint_path(model_dir, checkpoint)
+  cfg = load_config(model_dir)
+  if spec is None:
+    spec = data_registry.load(cfg.data, cfg.train.seed)
+  model = model_lib.build(cfg.model, cfg.loss, spec)
+  model.load_weights(weights)
+  return Restored(model_dir=model_dir, cfg=cfg, spec=spec, model=model)

@@ -1,0 +1,210 @@
+"""research.evaluate / predict / export on a run trained for a few steps here."""
+
+import csv
+import json
+import os
+
+from absl import flags as absl_flags
+from absl.testing import flagsaver
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from research import config
+from research import evaluate
+from research import evaluation
+from research import export
+from research import predict
+from research import restore
+from research import serving
+from research import training
+
+FLAGS = absl_flags.FLAGS
+TINY = config.Config().replace(
+    data={"synthetic_train_size": 128, "synthetic_feature_dim": 6},
+    model={"width": 8},
+    train={"epochs": 1, "batch_size": 32},
+    runtime={"verbose": 0})
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+  """Two tiny runs (seeds 0 and 1) trained for one epoch of 4 steps."""
+  root = tmp_path_factory.mktemp("runs")
+  dirs = []
+  for seed in (0, 1):
+    model_dir = str(root / f"seed{seed}")
+    training.run(TINY.replace(train={"seed": seed}), model_dir)
+    dirs.append(model_dir)
+  return dirs
+
+
+def _run_main(main, **flag_values):
+  if not FLAGS.is_parsed():
+    FLAGS.mark_as_parsed()
+  with flagsaver.flagsaver(**flag_values):
+    main(["prog"])
+
+
+def _numpy_probabilities(model_dir, split="test"):
+  """Softmax of the restored model's logits, the test's own reference."""
+  run = restore.restore(model_dir, "best")
+  data = run.spec.splits[split]
+  features = np.stack([x.numpy() for x, _ in data.examples])
+  logits = run.model(features, training=False)
+  out = {}
+  for head in ("coarse", "fine"):
+    z = np.asarray(logits[head], np.float64)
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    out[head] = e / e.sum(axis=1, keepdims=True)
+  return out, data
+
+
+def test_evaluate_writes_exact_metrics_plots_and_report(runs):
+  _run_main(evaluate.main, model_dir=runs[0], split="test")
+  with open(os.path.join(runs[0], "eval_test.json")) as handle:
+    report = json.load(handle)
+  probabilities, data = _numpy_probabilities(runs[0])
+  fine_pred = probabilities["fine"].argmax(1)
+  coarse_pred = probabilities["coarse"].argmax(1)
+  assert report["fine"]["accuracy"] == pytest.approx(
+      np.mean(fine_pred == data.fine))
+  assert report["joint"]["exact_match"] == pytest.approx(
+      np.mean((fine_pred == data.fine) & (coarse_pred == data.coarse)))
+  parents = np.arange(27) * 4 // 27
+  assert report["joint"]["consistency"] == pytest.approx(
+      np.mean(parents[fine_pred] == coarse_pred))
+  top3 = np.argsort(-probabilities["fine"], axis=1)[:, :3]
+  assert report["fine"]["top3_accuracy"] == pytest.approx(
+      np.mean([data.fine[i] in top3[i] for i in range(len(data.fine))]))
+  # Keras' own test accuracy of the (single-epoch, so best == last) run.
+  with open(os.path.join(runs[0], "results.json")) as handle:
+    results = json.load(handle)
+  assert report["fine"]["accuracy"] == pytest.approx(
+      results["test"]["fine/accuracy"], abs=1e-6)
+  for name in ("confusion_coarse_test.png", "confusion_fine_test.png",
+               "report_test.md", "logits_test.npz"):
+    assert os.path.getsize(os.path.join(runs[0], name)) > 0
+  with open(os.path.join(runs[0], "report_test.md")) as handle:
+    assert "| fine_26 |" in handle.read()
+
+
+def test_ensemble_averages_member_probabilities(runs, tmp_path):
+  _run_main(evaluate.main, model_dir=",".join(runs), split="test",
+            output=str(tmp_path))
+  with open(tmp_path / "eval_test.json") as handle:
+    report = json.load(handle)
+  first, data = _numpy_probabilities(runs[0])
+  run1 = restore.restore(runs[1], "best", spec=restore.restore(runs[0]).spec)
+  features = np.stack([x.numpy() for x, _ in data.examples])
+  logits = np.asarray(run1.model(features)["fine"], np.float64)
+  second = np.exp(logits - logits.max(1, keepdims=True))
+  second /= second.sum(1, keepdims=True)
+  averaged = (first["fine"] + second) / 2
+  assert report["fine"]["accuracy"] == pytest.approx(
+      np.mean(averaged.argmax(1) == data.fine))
+  assert sorted(report["members"]) == sorted(runs)
+
+
+def test_per_class_scores_match_hand_counts():
+  labels = np.array([0, 0, 1, 1, 2, -1])
+  predicted = np.array([0, 1, 1, 1, 0, 2])
+  confusion = evaluation.confusion_matrix(labels, predicted, 3)
+  np.testing.assert_array_equal(confusion, [[1, 1, 0], [0, 2, 0], [1, 0, 0]])
+  precision, recall, f1, support = evaluation.per_class_scores(confusion)
+  np.testing.assert_allclose(precision, [1 / 2, 2 / 3, 0])
+  np.testing.assert_allclose(recall, [1 / 2, 1, 0])
+  np.testing.assert_allclose(f1, [1 / 2, 0.8, 0])
+  np.testing.assert_array_equal(support, [2, 2, 1])
+
+
+def test_consistent_decoding_picks_best_valid_pair():
+  probabilities = {"coarse": np.array([[0.6, 0.4]]),
+                   "fine": np.array([[0.1, 0.2, 0.7]])}
+  # fine 2 belongs to coarse 1: 0.7 * 0.4 = 0.28 beats 0.2 * 0.6 = 0.12.
+  decoded = evaluation.decode(probabilities, np.array([0, 0, 1]), "consistent")
+  assert decoded["fine"].tolist() == [2] and decoded["coarse"].tolist() == [1]
+  decoded = evaluation.decode(probabilities, np.array([0, 0, 1]), "argmax")
+  assert decoded["fine"].tolist() == [2] and decoded["coarse"].tolist() == [0]
+
+
+@pytest.mark.parametrize("suffix", [".npy", ".csv"])
+def test_predict_writes_labels_names_and_probabilities(runs, tmp_path, suffix):
+  probabilities, data = _numpy_probabilities(runs[0])
+  features = np.stack([x.numpy() for x, _ in data.examples])[:5]
+  path = str(tmp_path / f"inputs{suffix}")
+  if suffix == ".npy":
+    np.save(path, features)
+  else:
+    np.savetxt(path, features, delimiter=",", fmt="%.9g",
+               header=",".join(f"x{i}" for i in range(6)), comments="")
+  output = str(tmp_path / "preds.csv")
+  _run_main(predict.main, model_dir=runs[0], input=path, output=output)
+  with open(output, newline="") as handle:
+    rows = list(csv.DictReader(handle))
+  assert len(rows) == 5
+  for i, row in enumerate(rows):
+    fine = int(probabilities["fine"][i].argmax())
+    assert int(row["fine"]) == fine and row["fine_name"] == f"fine_{fine}"
+    assert float(row["fine_probability"]) == pytest.approx(
+        probabilities["fine"][i, fine], abs=1e-5)
+    coarse = int(probabilities["coarse"][i].argmax())
+    assert row["coarse_name"] == f"coarse_{coarse}"
+    assert float(row["coarse_p_coarse_3"]) == pytest.approx(
+        probabilities["coarse"][i, 3], abs=1e-5)
+
+
+def test_predict_rejects_rows_of_the_wrong_width(runs, tmp_path):
+  path = str(tmp_path / "bad.npy")
+  np.save(path, np.zeros((2, 5), np.float32))
+  with pytest.raises(ValueError, match=r"bad.npy.*expected \[n, 6\]"):
+    _run_main(predict.main, model_dir=runs[0], input=path,
+              output=str(tmp_path / "p.csv"))
+
+
+def test_exported_signature_matches_the_keras_model(runs, tmp_path):
+  export_dir = str(tmp_path / "export")
+  _run_main(export.main, model_dir=runs[0], export_dir=export_dir)
+  probabilities, data = _numpy_probabilities(runs[0])
+  features = np.stack([x.numpy() for x, _ in data.examples])
+  loaded = tf.saved_model.load(export_dir)
+  outputs = loaded.signatures["serving_default"](features=tf.constant(features))
+  for head in ("coarse", "fine"):
+    np.testing.assert_allclose(outputs[f"{head}_probabilities"].numpy(),
+                               probabilities[head], atol=1e-6)
+    expected = probabilities[head].argmax(1)
+    np.testing.assert_array_equal(outputs[f"{head}_label"].numpy(), expected)
+    assert [n.decode() for n in outputs[f"{head}_name"].numpy()] == [
+        f"{head}_{i}" for i in expected]
+
+
+def test_restore_names_the_missing_checkpoint(tmp_path):
+  with pytest.raises(FileNotFoundError, match="best.weights.h5"):
+    restore.restore(str(tmp_path), "best")
+
+
+def test_serving_consistent_decoding_matches_a_numpy_search():
+  rng = np.random.default_rng(0)
+  coarse = rng.dirichlet(np.ones(3), size=20)
+  fine = rng.dirichlet(np.ones(7), size=20)
+  parents = np.arange(7) % 3
+  decoded = serving.decode({"coarse": tf.constant(coarse),
+                            "fine": tf.constant(fine)}, parents, "consistent")
+  for i in range(20):
+    best = max(range(7), key=lambda f: fine[i, f] * coarse[i, parents[f]])
+    assert decoded["fine"][i] == best
+    assert decoded["coarse"][i] == parents[best]
+
+
+def test_head_report_masks_missing_labels_and_skips_unseen_classes():
+  labels = np.array([0, 1, 1, -1])
+  probabilities = np.array([[0.9, 0.1, 0.0, 0.0], [0.2, 0.8, 0.0, 0.0],
+                            [0.6, 0.4, 0.0, 0.0], [0.0, 0.0, 0.1, 0.9]])
+  predicted = probabilities.argmax(1)  # [0, 1, 0, 3]; the last is unlabelled
+  report = evaluation.head_report(labels, probabilities, predicted,
+                                  ("a", "b", "c", "d"), top_k=2)
+  assert report["accuracy"] == pytest.approx(2 / 3)
+  # class a: P 1/2 R 1 F1 2/3; class b: P 1 R 1/2 F1 2/3; c, d never seen.
+  assert report["macro_f1"] == pytest.approx(2 / 3)
+  assert report["top2_accuracy"] == pytest.approx(1.0)
+  assert report["per_class"]["d"]["support"] == 0
