@@ -122,20 +122,16 @@ def _valid_schedule(text):
   return True
 
 
-def _is_joint(loss):
-  return getattr(losses.REGISTRY.get(loss), "joint", False)
-
-
 def _head_fits_loss(values):
-  return values["head"] not in heads.NEEDS_JOINT_LOSS or _is_joint(
-      values["loss"])
-
-
-def _weights_fit_loss(values):
-  if not _is_joint(values["loss"]):
-    return True
-  static = values["loss_weights"] in (["1", "1"], ["1.0", "1.0"])
-  return static and not values["loss_weight_schedule"]
+  if not _two_non_negative_numbers(values["loss_weights"]):
+    return True  # the --loss_weights validator reports it
+  try:
+    heads.check_loss(values["head"], values["loss"],
+                     [float(w) for w in values["loss_weights"]],
+                     values["loss_weight_schedule"])
+  except ValueError as error:
+    raise flags.ValidationError(str(error)) from error
+  return True
 
 
 flags.register_validator(
@@ -162,12 +158,7 @@ flags.register_validator(
     "expected an existing mapping file")
 flags.register_validator("loss_weight_schedule", _valid_schedule)
 flags.register_multi_flags_validator(
-    ["head", "loss"], _head_fits_loss,
-    "--head=joint trains one joined logit vector: add --loss=multilabel_ce")
-flags.register_multi_flags_validator(
-    ["loss", "loss_weights", "loss_weight_schedule"], _weights_fit_loss,
-    "--loss=multilabel_ce is one loss over both heads: --loss_weights must "
-    "stay 1,1 and --loss_weight_schedule empty")
+    ["head", "loss", "loss_weights", "loss_weight_schedule"], _head_fits_loss)
 
 
 def _flag_row(flag):

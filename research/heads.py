@@ -14,6 +14,8 @@ heads that condition on the coarse label can use it; others ignore it.
 import keras
 from keras import ops
 
+from research import losses
+
 
 def _regularizer(l2):
   return keras.regularizers.L2(l2) if l2 else None
@@ -100,6 +102,22 @@ REGISTRY = {
 
 # Heads whose logits only make sense under a loss over the joined vector.
 NEEDS_JOINT_LOSS = ("joint",)
+
+
+def check_loss(head, loss, loss_weights=(1.0, 1.0), loss_weight_schedule=""):
+  """Raises ValueError (naming the flags) when head and loss do not fit.
+
+  A joint head needs a joint loss; a joint loss is one loss over both heads,
+  so per-head loss weights and their schedule cannot apply to it.
+  """
+  joint = getattr(losses.REGISTRY.get(loss), "joint", False)
+  if head in NEEDS_JOINT_LOSS and not joint:
+    raise ValueError(f"--head={head} trains one joined logit vector and needs "
+                     f"--loss=multilabel_ce, got --loss={loss}")
+  if joint and (tuple(loss_weights) != (1.0, 1.0) or loss_weight_schedule):
+    raise ValueError(f"--loss={loss} is one loss over both heads: "
+                     "--loss_weights must stay 1,1 and --loss_weight_schedule "
+                     "empty")
 
 
 def build(name, num_coarse, num_fine, l2=0.0):

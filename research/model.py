@@ -172,19 +172,6 @@ class TwoHeadModel(keras.Model):
     return self.two_head_metrics.results()
 
 
-def check_head_and_loss(model_cfg, loss_cfg):
-  """Raises ValueError when the head, loss and loss weights do not fit."""
-  joint = getattr(losses.REGISTRY.get(loss_cfg.loss), "joint", False)
-  if model_cfg.head in heads.NEEDS_JOINT_LOSS and not joint:
-    raise ValueError(f"--head={model_cfg.head} trains one joined logit vector "
-                     f"and needs --loss=multilabel_ce, got --loss={loss_cfg.loss}")
-  if joint and (tuple(loss_cfg.loss_weights) != (1.0, 1.0) or
-                loss_cfg.loss_weight_schedule):
-    raise ValueError(f"--loss={loss_cfg.loss} is one loss over both heads: "
-                     "--loss_weights must stay 1,1 and --loss_weight_schedule "
-                     "empty")
-
-
 def build(model_cfg, loss_cfg, spec, hierarchy_mask=None):
   """Builds an uncompiled TwoHeadModel for a task; call inside strategy.scope().
 
@@ -198,7 +185,8 @@ def build(model_cfg, loss_cfg, spec, hierarchy_mask=None):
   Returns:
     A built TwoHeadModel (its variables exist, so checkpoints can restore).
   """
-  check_head_and_loss(model_cfg, loss_cfg)
+  heads.check_loss(model_cfg.head, loss_cfg.loss, loss_cfg.loss_weights,
+                   loss_cfg.loss_weight_schedule)
   if hierarchy_mask is None:
     hierarchy_mask = hierarchy.counted(spec).mask
   backbone = backbones.build(model_cfg.backbone, spec.input_shape,

@@ -97,7 +97,7 @@ def test_schedule_switches_at_its_epochs_resumes_and_is_logged(tmp_path):
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["--head=joint"], "add --loss=multilabel_ce"),
+    (["--head=joint"], "needs --loss=multilabel_ce"),
     (["--loss=multilabel_ce", "--loss_weight_schedule=0:1/0"],
      "--loss_weight_schedule empty"),
     (["--loss_weight_schedule=2:1/1"], "first entry must be for epoch 0"),
