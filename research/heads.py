@@ -29,7 +29,8 @@ class IndependentHead(keras.layers.Layer):
     self.coarse = keras.layers.Dense(num_coarse,
                                      kernel_regularizer=_regularizer(l2),
                                      name="coarse_logits")
-    self.fine = keras.layers.Dense(num_fine, kernel_regularizer=_regularizer(l2),
+    self.fine = keras.layers.Dense(num_fine,
+                                   kernel_regularizer=_regularizer(l2),
                                    name="fine_logits")
 
   def call(self, features, coarse_teacher=None, training=False):
@@ -59,7 +60,8 @@ class ConditionedHead(keras.layers.Layer):
     # probability-weighted sum of per-class embedding rows.
     self.coarse_embedding = keras.layers.Dense(
         embedding_dim, use_bias=False, name="coarse_embedding")
-    self.fine = keras.layers.Dense(num_fine, kernel_regularizer=_regularizer(l2),
+    self.fine = keras.layers.Dense(num_fine,
+                                   kernel_regularizer=_regularizer(l2),
                                    name="fine_logits")
 
   def call(self, features, coarse_teacher=None, training=False):

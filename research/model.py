@@ -159,7 +159,7 @@ class TwoHeadModel(keras.Model):
     return share, {h: loss for h in HEADS}, {h: count for h in HEADS}
 
   def decode(self, logits):
-    """{"coarse", "fine"} [batch] int32 predictions under the model's decoder."""
+    """{"coarse", "fine"} [batch] int32 predictions of the model's decoder."""
     return decoding.decode(self.decoder, logits, self.hierarchy_mask)
 
   def record(self, labels, logits, objective):

@@ -60,7 +60,8 @@ def test_mapping_file_takes_names_indices_and_comments(tmp_path):
     ("animal cat\nplant fern moss\n", ":2: expected '<coarse> <fine>'"),
     ("animal cat\n\nfungus moss\n", ":3: unknown coarse class 'fungus'"),
     ("animal 7\n", ":1: unknown fine class '7'"),
-    ("animal cat\nanimal dog\nplant fern\n", "under no coarse class: moss, bat"),
+    ("animal cat\nanimal dog\nplant fern\n",
+     "under no coarse class: moss, bat"),
 ])
 def test_bad_mapping_file_names_the_file_and_line(tmp_path, text, message):
   path = tmp_path / "map.txt"

@@ -87,7 +87,7 @@ class Hierarchy:
 
 
 def counted(spec):
-  """The hierarchy seen in `spec`'s training split (pairs occurring at least once)."""
+  """The pairs seen at least once in `spec`'s training split."""
   train = spec.splits["train"]
   counts = cooccurrence(train.coarse, train.fine, spec.num_coarse,
                         spec.num_fine)
