@@ -19,12 +19,14 @@ class DataConfig:
   synthetic_label_noise: float = 0.0
   synthetic_separation: float = 1.0
   synthetic_coupling: float = 0.7
+  hierarchy_file: Optional[str] = None
 
 
 @dataclasses.dataclass(frozen=True)
 class ModelConfig:
   backbone: str = "mlp"
   head: str = "independent"
+  decode: str = "argmax"
   width: int = 128
   dropout: float = 0.1
   l2: float = 0.0
@@ -34,6 +36,7 @@ class ModelConfig:
 class LossConfig:
   loss: str = "ce"
   loss_weights: Tuple[float, float] = (1.0, 1.0)
+  loss_weight_schedule: str = ""
 
 
 @dataclasses.dataclass(frozen=True)

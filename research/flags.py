@@ -12,7 +12,8 @@ import sys
 
 from absl import flags
 
-from research import backbones, heads, losses, optim, strategies
+from research import backbones, decoding, heads, loss_weights, losses, optim
+from research import strategies
 from research.data import registry as data_registry
 
 FLAGS = flags.FLAGS
@@ -53,12 +54,21 @@ _in_group("data", flags.DEFINE_float, "synthetic_separation", 1.0,
 _in_group("data", flags.DEFINE_float, "synthetic_coupling", 0.7,
           "synthetic: share of a fine centre inherited from its coarse "
           "centre (1 = fine classes cluster tightly under their coarse class).")
+_in_group("data", flags.DEFINE_string, "hierarchy_file", None,
+          "File of allowed '<coarse> <fine>' pairs (names or indices, one per "
+          "line, '#' comments); default: the pairs counted on the training "
+          "split.")
 
 # ---- model
 _in_group("model", flags.DEFINE_enum, "backbone", "mlp",
           sorted(backbones.REGISTRY), "Feature extractor shared by both heads.")
 _in_group("model", flags.DEFINE_enum, "head", "independent",
-          sorted(heads.REGISTRY), "How the two heads are built on the features.")
+          sorted(heads.REGISTRY), "How the two heads are built on the features "
+          "(joint needs --loss=multilabel_ce).")
+_in_group("model", flags.DEFINE_enum, "decode", "argmax",
+          sorted(decoding.REGISTRY),
+          "argmax: each head alone; consistent: the best (coarse, fine) pair "
+          "the hierarchy allows. Metrics score the decoded predictions.")
 _in_group("model", flags.DEFINE_integer, "width", 128,
           "Base width of the backbone (units or filters).")
 _in_group("model", flags.DEFINE_float, "dropout", 0.1,
@@ -71,6 +81,9 @@ _in_group("loss", flags.DEFINE_enum, "loss", "ce", sorted(losses.REGISTRY),
           "Loss for both heads (see README for when to use each).")
 _in_group("loss", flags.DEFINE_list, "loss_weights", ["1", "1"],
           "Two non-negative numbers: weights of the coarse and fine losses.")
+_in_group("loss", flags.DEFINE_string, "loss_weight_schedule", "",
+          "Loss weights by epoch, e.g. 0:0.9/0.1,3:0.5/0.5,6:0.1/0.9 "
+          "(epoch:coarse/fine, from epoch 0); replaces --loss_weights.")
 
 # ---- optim
 _in_group("optim", flags.DEFINE_enum, "optimizer", "adam",
@@ -142,6 +155,26 @@ def _not_a_file(path):
   return path is None or not os.path.isfile(path)
 
 
+def _valid_schedule(text):
+  try:
+    loss_weights.parse(text)
+  except ValueError as error:
+    raise flags.ValidationError(str(error)) from error
+  return True
+
+
+def _head_fits_loss(values):
+  if not _two_non_negative_numbers(values["loss_weights"]):
+    return True  # the --loss_weights validator reports it
+  try:
+    heads.check_loss(values["head"], values["loss"],
+                     [float(w) for w in values["loss_weights"]],
+                     values["loss_weight_schedule"])
+  except ValueError as error:
+    raise flags.ValidationError(str(error)) from error
+  return True
+
+
 flags.register_validator(
     "batch_size", lambda v: v > 0, "expected a positive integer")
 flags.register_validator(
@@ -168,6 +201,12 @@ flags.register_validator(
     "model_dir", _not_a_file, "expected a folder, but a file is there")
 flags.register_validator(
     "parallel", lambda v: v > 0, "expected a positive integer")
+flags.register_validator(
+    "hierarchy_file", lambda v: v is None or os.path.isfile(v),
+    "expected an existing mapping file")
+flags.register_validator("loss_weight_schedule", _valid_schedule)
+flags.register_multi_flags_validator(
+    ["head", "loss", "loss_weights", "loss_weight_schedule"], _head_fits_loss)
 
 
 _TYPE_NAMES = {"bool": "bool", "int": "int", "float": "float",

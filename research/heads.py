@@ -2,9 +2,23 @@
 
 Every head takes `coarse_teacher` (the true coarse labels during training) so
 heads that condition on the coarse label can use it; others ignore it.
+
+- independent: two linear softmax heads on the same features.
+- conditioned: the fine head also sees a learned embedding of the coarse label:
+  the true label in training (teacher forcing), the predicted coarse
+  distribution at inference (as in Condition-CNN).
+- joint: one linear layer producing the coarse+fine logit vector, trained as a
+  set of two labels by a joint loss (`multilabel_ce`).
 """
 
 import keras
+from keras import ops
+
+from research import losses
+
+
+def _regularizer(l2):
+  return keras.regularizers.L2(l2) if l2 else None
 
 
 class IndependentHead(keras.layers.Layer):
@@ -12,10 +26,11 @@ class IndependentHead(keras.layers.Layer):
 
   def __init__(self, num_coarse, num_fine, l2=0.0, **kwargs):
     super().__init__(**kwargs)
-    regularizer = keras.regularizers.L2(l2) if l2 else None
-    self.coarse = keras.layers.Dense(num_coarse, kernel_regularizer=regularizer,
+    self.coarse = keras.layers.Dense(num_coarse,
+                                     kernel_regularizer=_regularizer(l2),
                                      name="coarse_logits")
-    self.fine = keras.layers.Dense(num_fine, kernel_regularizer=regularizer,
+    self.fine = keras.layers.Dense(num_fine,
+                                   kernel_regularizer=_regularizer(l2),
                                    name="fine_logits")
 
   def call(self, features, coarse_teacher=None, training=False):
@@ -24,13 +39,100 @@ class IndependentHead(keras.layers.Layer):
             "fine": self.fine(features)}  # [batch, num_fine]
 
 
+class ConditionedHead(keras.layers.Layer):
+  """Fine logits from the features plus an embedding of the coarse label.
+
+  In training the embedding is that of the true coarse label (teacher
+  forcing); where the label is missing (-1), and always at inference, it is
+  the embedding averaged under the predicted coarse distribution. The
+  predicted distribution is a stop-gradient input, so the coarse head is
+  trained by the coarse loss alone, in training and at inference alike.
+  """
+
+  def __init__(self, num_coarse, num_fine, l2=0.0, embedding_dim=16,
+               **kwargs):
+    super().__init__(**kwargs)
+    self.num_coarse = num_coarse
+    self.coarse = keras.layers.Dense(num_coarse,
+                                     kernel_regularizer=_regularizer(l2),
+                                     name="coarse_logits")
+    # A bias-free Dense on a distribution over coarse classes is exactly the
+    # probability-weighted sum of per-class embedding rows.
+    self.coarse_embedding = keras.layers.Dense(
+        embedding_dim, use_bias=False, name="coarse_embedding")
+    self.fine = keras.layers.Dense(num_fine,
+                                   kernel_regularizer=_regularizer(l2),
+                                   name="fine_logits")
+
+  def call(self, features, coarse_teacher=None, training=False):
+    coarse_logits = self.coarse(features)  # [batch, num_coarse]
+    coarse_dist = ops.stop_gradient(ops.softmax(coarse_logits))
+    if training and coarse_teacher is not None:
+      teacher = ops.cast(ops.reshape(coarse_teacher, [-1]), "int32")  # [batch]
+      known = ops.expand_dims(teacher >= 0, -1)  # [batch, 1]
+      teacher_dist = ops.one_hot(ops.maximum(teacher, 0), self.num_coarse,
+                                 dtype=coarse_dist.dtype)
+      coarse_dist = ops.where(known, teacher_dist, coarse_dist)
+    embedding = self.coarse_embedding(coarse_dist)  # [batch, embedding_dim]
+    fine_inputs = ops.concatenate([features, embedding], axis=-1)
+    return {"coarse": coarse_logits,
+            "fine": self.fine(fine_inputs)}  # [batch, num_fine]
+
+
+class JointHead(keras.layers.Layer):
+  """One linear layer over the joined label vector, split into the two heads."""
+
+  def __init__(self, num_coarse, num_fine, l2=0.0, **kwargs):
+    super().__init__(**kwargs)
+    self.num_coarse = num_coarse
+    self.joined = keras.layers.Dense(num_coarse + num_fine,
+                                     kernel_regularizer=_regularizer(l2),
+                                     name="joined_logits")
+
+  def call(self, features, coarse_teacher=None, training=False):
+    del coarse_teacher, training  # the joint head does not condition
+    joined = self.joined(features)  # [batch, num_coarse + num_fine]
+    return {"coarse": joined[:, :self.num_coarse],
+            "fine": joined[:, self.num_coarse:]}
+
+
 REGISTRY = {
+    "conditioned": ConditionedHead,
     "independent": IndependentHead,
+    "joint": JointHead,
 }
+
+# Heads whose logits only make sense under a loss over the joined vector.
+NEEDS_JOINT_LOSS = ("joint",)
+
+
+def check_loss(head, loss, loss_weights=(1.0, 1.0), loss_weight_schedule=""):
+  """Raises ValueError (naming the flags) when head and loss do not fit.
+
+  A joint head needs a joint loss; a joint loss is one loss over both heads,
+  so per-head loss weights and their schedule cannot apply to it.
+  """
+  joint = getattr(losses.REGISTRY.get(loss), "joint", False)
+  if head in NEEDS_JOINT_LOSS and not joint:
+    raise ValueError(f"--head={head} trains one joined logit vector and needs "
+                     f"--loss=multilabel_ce, got --loss={loss}")
+  if joint and (tuple(loss_weights) != (1.0, 1.0) or loss_weight_schedule):
+    raise ValueError(f"--loss={loss} is one loss over both heads: "
+                     "--loss_weights must stay 1,1 and --loss_weight_schedule "
+                     "empty")
 
 
 def build(name, num_coarse, num_fine, l2=0.0):
-  """Builds head `name`; raises ValueError naming the choices if unknown."""
+  """Builds head `name`; raises ValueError naming the choices if unknown.
+
+  Args:
+    name: a key of REGISTRY.
+    num_coarse, num_fine: widths of the two logit vectors.
+    l2: L2 weight decay on the logit kernels.
+
+  Returns:
+    A Layer called as `head(features, coarse_teacher=None, training=False)`.
+  """
   if name not in REGISTRY:
     raise ValueError(f"unknown head {name!r}; expected one of {sorted(REGISTRY)}")
   return REGISTRY[name](num_coarse, num_fine, l2=l2, name=f"{name}_head")

@@ -5,6 +5,12 @@ Each head loss returns a sum and a count on its replica; counts are all-reduced
 so every loss is the exact mean over the *global* batch, and the sum of the
 replica losses (which `optimizer.apply` all-reduces as gradients) equals the
 single-replica loss. Metrics record the global values, never the replica shares.
+
+A *joint* loss (one with `joint = True`, e.g. `multilabel_ce`) scores both
+heads at once: `objective` calls it once with the label and logit dicts, uses
+it unweighted (`loss = L_joint + sum(model.losses)`; build rejects loss
+weights other than 1,1 and schedules for it), and reports the same value as
+`coarse/loss` and `fine/loss`, since it cannot be split by head.
 """
 
 import collections
@@ -13,9 +19,11 @@ import keras
 import tensorflow as tf
 
 from research import backbones
+from research import decoding
 from research import heads
 from research import losses
 from research import metrics as metrics_lib
+from research.data import hierarchy
 
 HEADS = metrics_lib.HEADS
 
@@ -35,18 +43,22 @@ def global_sum(value):
 class TwoHeadModel(keras.Model):
   """Two-label classifier returning {"coarse": logits, "fine": logits}."""
 
-  def __init__(self, backbone, head, head_losses, loss_weights=(1.0, 1.0),
-               dropout=0.0, top_k=3, **kwargs):
+  def __init__(self, backbone, head, head_losses, hierarchy_mask,
+               loss_weights=(1.0, 1.0), dropout=0.0, top_k=3, decode="argmax",
+               **kwargs):
     """Wires the parts; build them with `research.model_builder.build`.
 
     Args:
       backbone: keras.Model from inputs to [batch, features].
       head: a heads.* layer from features to the two logits.
       head_losses: {"coarse": HeadLoss, "fine": HeadLoss}.
+      hierarchy_mask: [num_coarse, num_fine] 0/1 allowed (coarse, fine)
+        pairs, kept as a non-trainable variable (saved with the weights).
       loss_weights: (w_coarse, w_fine), kept as a variable so schedules can
         change it between epochs without recompiling.
       dropout: rate applied to the features before the heads.
       top_k: k of the fine head's top-k accuracy.
+      decode: a key of decoding.REGISTRY; metrics score decoded predictions.
     """
     super().__init__(**kwargs)
     self.backbone = backbone
@@ -54,11 +66,20 @@ class TwoHeadModel(keras.Model):
     self.feature_dropout = keras.layers.Dropout(dropout)
     self.coarse_loss = head_losses["coarse"]
     self.fine_loss = head_losses["fine"]
+    self.joint_loss = getattr(self.coarse_loss, "joint", False)
+    self.decoder = decode
+    self.hierarchy_mask = self.add_weight(
+        name="hierarchy_mask", shape=hierarchy_mask.shape, trainable=False,
+        initializer=keras.initializers.Constant(hierarchy_mask),
+        aggregation="only_first_replica")
     self.head_loss_weights = self.add_weight(
         name="head_loss_weights", shape=(2,), trainable=False,
         initializer=keras.initializers.Constant(loss_weights),
         aggregation="only_first_replica")
-    self.two_head_metrics = metrics_lib.TwoHeadMetrics(top_k)
+    num_coarse, num_fine = hierarchy_mask.shape
+    self.two_head_metrics = metrics_lib.TwoHeadMetrics(
+        {"coarse": num_coarse, "fine": num_fine}, top_k,
+        set_accuracy=self.joint_loss)
 
   @property
   def metrics(self):
@@ -96,6 +117,28 @@ class TwoHeadModel(keras.Model):
 
   def objective(self, labels, logits, sample_weight=None, training=False):
     """Joint loss of a batch: this replica's share and the global values."""
+    if self.joint_loss:
+      share, head_losses, head_counts = self._joint_loss_terms(
+          labels, logits, sample_weight, training)
+      data_share, data_total = share, head_losses["coarse"]
+    else:
+      shares, head_losses, head_counts = self._head_loss_terms(
+          labels, logits, sample_weight, training)
+      coarse_weight = self.head_loss_weights[0]
+      fine_weight = self.head_loss_weights[1]
+      data_share = (coarse_weight * shares["coarse"] +
+                    fine_weight * shares["fine"])
+      data_total = (coarse_weight * head_losses["coarse"] +
+                    fine_weight * head_losses["fine"])
+    regularization = tf.add_n(self.losses) if self.losses else 0.0
+    replicas = tf.distribute.get_strategy().num_replicas_in_sync
+    replica_loss = data_share + regularization / replicas
+    total = data_total + regularization
+    batch_size = global_sum(tf.cast(tf.shape(logits["fine"])[0], tf.float32))
+    return Objective(replica_loss, total, head_losses, head_counts, batch_size)
+
+  def _head_loss_terms(self, labels, logits, sample_weight, training):
+    """Per-head replica shares, global losses and global counts."""
     losses_by_head = {"coarse": self.coarse_loss, "fine": self.fine_loss}
     shares, head_losses, head_counts = {}, {}, {}
     for head in HEADS:
@@ -104,37 +147,48 @@ class TwoHeadModel(keras.Model):
       head_counts[head] = global_sum(count)
       shares[head] = loss_sum / tf.maximum(head_counts[head], 1.0)
       head_losses[head] = global_sum(shares[head])
-    coarse_weight = self.head_loss_weights[0]
-    fine_weight = self.head_loss_weights[1]
-    regularization = tf.add_n(self.losses) if self.losses else 0.0
-    replicas = tf.distribute.get_strategy().num_replicas_in_sync
-    replica_loss = (coarse_weight * shares["coarse"] +
-                    fine_weight * shares["fine"] + regularization / replicas)
-    total = (coarse_weight * head_losses["coarse"] +
-             fine_weight * head_losses["fine"] + regularization)
-    batch_size = global_sum(tf.cast(tf.shape(logits["fine"])[0], tf.float32))
-    return Objective(replica_loss, total, head_losses, head_counts, batch_size)
+    return shares, head_losses, head_counts
+
+  def _joint_loss_terms(self, labels, logits, sample_weight, training):
+    """The joint loss's replica share; reported as both heads' loss."""
+    loss_sum, count = self.coarse_loss(labels, logits, sample_weight,
+                                       training=training)
+    count = global_sum(count)
+    share = loss_sum / tf.maximum(count, 1.0)
+    loss = global_sum(share)
+    return share, {h: loss for h in HEADS}, {h: count for h in HEADS}
+
+  def decode(self, logits):
+    """{"coarse", "fine"} [batch] int32 predictions of the model's decoder."""
+    return decoding.decode(self.decoder, logits, self.hierarchy_mask)
 
   def record(self, labels, logits, objective):
     """Updates the trackers and returns their epoch-so-far values."""
     self.two_head_metrics.update_losses(objective.total, objective.head_losses,
                                         objective.head_counts,
                                         objective.batch_size)
-    self.two_head_metrics.update_predictions(labels, logits)
+    self.two_head_metrics.update_predictions(
+        labels, logits, self.decode(logits), self.hierarchy_mask)
     return self.two_head_metrics.results()
 
 
-def build(model_cfg, loss_cfg, spec):
+def build(model_cfg, loss_cfg, spec, hierarchy_mask=None):
   """Builds an uncompiled TwoHeadModel for a task; call inside strategy.scope().
 
   Args:
     model_cfg: config.ModelConfig.
     loss_cfg: config.LossConfig.
     spec: data.spec.DataSpec of the task (shapes and class counts).
+    hierarchy_mask: [num_coarse, num_fine] 0/1 allowed pairs; default: the
+      pairs counted on the training split.
 
   Returns:
     A built TwoHeadModel (its variables exist, so checkpoints can restore).
   """
+  heads.check_loss(model_cfg.head, loss_cfg.loss, loss_cfg.loss_weights,
+                   loss_cfg.loss_weight_schedule)
+  if hierarchy_mask is None:
+    hierarchy_mask = hierarchy.counted(spec).mask
   backbone = backbones.build(model_cfg.backbone, spec.input_shape,
                              model_cfg.width, l2=model_cfg.l2)
   head = heads.build(model_cfg.head, spec.num_coarse, spec.num_fine,
@@ -142,7 +196,8 @@ def build(model_cfg, loss_cfg, spec):
   num_classes = {"coarse": spec.num_coarse, "fine": spec.num_fine}
   head_losses = {h: losses.build(loss_cfg.loss, num_classes[h], head_name=h)
                  for h in HEADS}
-  model = TwoHeadModel(backbone, head, head_losses, loss_cfg.loss_weights,
-                       dropout=model_cfg.dropout)
+  model = TwoHeadModel(backbone, head, head_losses, hierarchy_mask,
+                       loss_cfg.loss_weights, dropout=model_cfg.dropout,
+                       decode=model_cfg.decode)
   model(keras.ops.zeros((1, *spec.input_shape)))
   return model

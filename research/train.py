@@ -24,16 +24,26 @@ def default_model_dir():
 def summary_table(results):
   """Per-head test metrics as an aligned text table."""
   test = results["test"]
-  rows = [("head", "loss", "accuracy", "top3")]
+  rows = [("head", "loss", "accuracy", "macro_f1", "top3")]
   for head in ("coarse", "fine"):
     top3 = test.get(f"{head}/top3_accuracy")
     rows.append((head, f"{test[f'{head}/loss']:.4f}",
                  f"{test[f'{head}/accuracy']:.4f}",
+                 f"{test[f'{head}/macro_f1']:.4f}",
                  "-" if top3 is None else f"{top3:.4f}"))
   rows.append(("joint", f"{test['loss']:.4f}",
-               f"{test['joint/exact_match']:.4f}", "-"))
+               f"{test['joint/exact_match']:.4f}", "-", "-"))
   lines = ["  ".join(f"{cell:<10}" for cell in row).rstrip() for row in rows]
   lines.append("(joint: total loss, exact match = both heads right)")
+  hierarchy = results["hierarchy"]
+  lines.append(f"consistency (fine under predicted coarse): "
+               f"{test['joint/consistency']:.4f}; hierarchy "
+               f"{'strict' if hierarchy['strict'] else 'not strict'} "
+               f"({hierarchy['fine_under_several_coarse']} fine classes under "
+               f"several coarse)")
+  if "joint/set_accuracy" in test:
+    lines.append(f"set accuracy (top-2 joined logits = both labels): "
+                 f"{test['joint/set_accuracy']:.4f}")
   return "\n".join(lines)
 
 

@@ -7,12 +7,15 @@ never reads flags.
 import os
 import time
 
+from absl import logging
 import keras
 
+from research import loss_weights
 from research import model as model_lib
 from research import optim
 from research import strategies
 from research import summaries
+from research.data import hierarchy as hierarchy_lib
 from research.data import pipeline
 from research.data import registry as data_registry
 
@@ -23,9 +26,10 @@ def _datasets(spec, batch_size, seed):
           for name, split in spec.splits.items()}
 
 
-def _callbacks(model_dir, throughput):
+def _callbacks(model_dir, throughput, weight_schedule):
   checkpoints = os.path.join(model_dir, "checkpoints")
   return [
+      loss_weights.LossWeightSchedule(weight_schedule),  # logs before writers
       keras.callbacks.BackupAndRestore(os.path.join(model_dir, "backup")),
       keras.callbacks.ModelCheckpoint(
           os.path.join(checkpoints, "last.weights.h5"), save_weights_only=True),
@@ -53,15 +57,20 @@ def run(cfg, model_dir):
   keras.utils.set_random_seed(cfg.train.seed)
   spec = data_registry.load(cfg.data, cfg.train.seed)
   datasets = _datasets(spec, cfg.train.batch_size, cfg.train.seed)
+  hierarchy = hierarchy_lib.for_task(spec, cfg.data.hierarchy_file)
+  logging.info(hierarchy.report())
+  summaries.write_json(os.path.join(model_dir, "hierarchy.json"),
+                       hierarchy.as_dict(spec.coarse_names, spec.fine_names))
   total_steps = cfg.train.epochs * int(datasets["train"].cardinality())
   with strategy.scope():
-    model = model_lib.build(cfg.model, cfg.loss, spec)
+    model = model_lib.build(cfg.model, cfg.loss, spec, hierarchy.mask)
     model.compile(optimizer=optim.build(cfg.optim, total_steps))
   throughput = summaries.Throughput()
   history = model.fit(datasets["train"], validation_data=datasets["validation"],
                       epochs=cfg.train.epochs, verbose=cfg.runtime.verbose,
                       shuffle=False,  # the pipeline shuffles, seeded
-                      callbacks=_callbacks(model_dir, throughput))
+                      callbacks=_callbacks(model_dir, throughput,
+                                           loss_weights.for_config(cfg.loss)))
   test_metrics = model.evaluate(datasets["test"], return_dict=True, verbose=0)
   results = {
       "test": {name: float(value) for name, value in test_metrics.items()},
@@ -73,6 +82,9 @@ def run(cfg, model_dir):
       "steps_per_second": throughput.steps_per_second,
       "wall_seconds": time.perf_counter() - start,
       "num_replicas": strategy.num_replicas_in_sync,
+      "hierarchy": {"strict": hierarchy.strict,
+                    "fine_under_several_coarse":
+                        hierarchy.fine_under_several_coarse},
   }
   summaries.write_hparams(model_dir, summaries.ablation_axes(cfg.as_dict()),
                           results["test"], step=cfg.train.epochs)

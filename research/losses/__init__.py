@@ -6,9 +6,11 @@ it, so any state it keeps (GHM's histogram) is saved with the model.
 
 from research.losses import base
 from research.losses import cross_entropy
+from research.losses import multilabel
 
 REGISTRY = {
     "ce": cross_entropy.CrossEntropy,
+    "multilabel_ce": multilabel.MultilabelCE,
 }
 
 

@@ -1,0 +1,95 @@
+"""Macro-F1, consistency and the set metric against numpy, also on two
+replicas (metric variables are summed across replicas on read)."""
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from research import metrics
+from research.data import hierarchy
+from tests import helpers
+
+
+def _numpy_macro_f1(labels, predicted, num_classes):
+  """Mean over classes present in labels or predictions of 2TP/(2TP+FP+FN)."""
+  keep = labels >= 0
+  labels, predicted = labels[keep], predicted[keep]
+  scores = []
+  for k in range(num_classes):
+    tp = np.sum((labels == k) & (predicted == k))
+    fp = np.sum((labels != k) & (predicted == k))
+    fn = np.sum((labels == k) & (predicted != k))
+    if tp + fp + fn:
+      scores.append(2 * tp / (2 * tp + fp + fn))
+  return np.mean(scores) if scores else 0.0
+
+
+def _numpy_set_accuracy(labels, coarse_logits, fine_logits):
+  joined = np.concatenate([coarse_logits, fine_logits], axis=1)
+  num_coarse = coarse_logits.shape[1]
+  hits = []
+  for row in range(len(joined)):
+    if labels["coarse"][row] < 0 or labels["fine"][row] < 0:
+      continue
+    top2 = set(np.argsort(-joined[row])[:2])
+    hits.append(top2 == {labels["coarse"][row],
+                         num_coarse + labels["fine"][row]})
+  return np.mean(hits)
+
+
+def test_macro_f1_equals_numpy_over_several_updates():
+  rng = np.random.default_rng(0)
+  labels = rng.integers(-1, 6, 40)
+  predicted = rng.integers(0, 6, 40)
+  predicted[:10] = np.where(labels[:10] >= 0, labels[:10], 0)
+  tracker = metrics.MacroF1(num_classes=8)  # classes 6, 7 never seen
+  tracker.update_state(labels[:25], predicted[:25])
+  tracker.update_state(labels[25:], predicted[25:])
+  np.testing.assert_allclose(tracker.result(),
+                             _numpy_macro_f1(labels, predicted, 8), rtol=1e-6)
+  tracker.reset_state()
+  assert float(tracker.result()) == 0.0
+
+
+def test_set_accuracy_equals_numpy():
+  rng = np.random.default_rng(1)
+  coarse_logits = rng.normal(size=(30, 3)).astype(np.float32)
+  fine_logits = rng.normal(size=(30, 4)).astype(np.float32)
+  labels = {"coarse": rng.integers(-1, 3, 30), "fine": rng.integers(-1, 4, 30)}
+  # Make a third of the rows right by lifting their two true logits.
+  rows = np.arange(10)
+  coarse_logits[rows, np.maximum(labels["coarse"][rows], 0)] += 5
+  fine_logits[rows, np.maximum(labels["fine"][rows], 0)] += 5
+  hits = metrics.top2_is_label_set(
+      labels, {"coarse": coarse_logits, "fine": fine_logits})
+  valid = (labels["coarse"] >= 0) & (labels["fine"] >= 0)
+  np.testing.assert_allclose(
+      np.mean(np.asarray(hits)[valid]),
+      _numpy_set_accuracy(labels, coarse_logits, fine_logits))
+
+
+def test_metrics_on_two_replicas_equal_numpy(two_replicas):
+  spec = helpers.tiny_spec(size=21, missing=True)
+  with two_replicas.scope():
+    keras.utils.set_random_seed(2)
+    model = helpers.tiny_model(spec, head="joint", loss="multilabel_ce")
+    model.compile()
+  logs = model.evaluate(spec.splits["test"].examples.batch(8),  # 8+8+5
+                        return_dict=True, verbose=0)
+  features, labels = helpers.first_batch(spec.splits["test"], 21)
+  logits = {k: np.asarray(v) for k, v in
+            model(features, training=False).items()}
+  predicted = {k: np.argmax(v, axis=1) for k, v in logits.items()}
+  for head, num_classes in (("coarse", helpers.NUM_COARSE),
+                            ("fine", helpers.NUM_FINE)):
+    np.testing.assert_allclose(
+        logs[f"{head}/macro_f1"],
+        _numpy_macro_f1(labels[head], predicted[head], num_classes),
+        rtol=1e-5, err_msg=head)
+  mask = hierarchy.counted(spec).mask
+  np.testing.assert_allclose(
+      logs["joint/consistency"],
+      np.mean(mask[predicted["coarse"], predicted["fine"]]), rtol=1e-6)
+  np.testing.assert_allclose(
+      logs["joint/set_accuracy"],
+      _numpy_set_accuracy(labels, logits["coarse"], logits["fine"]), rtol=1e-6)
