@@ -6,12 +6,12 @@ missing and left out of every metric of their head.
 """
 
 import numpy as np
+import tensorflow as tf
 
 from research import restore as restore_lib
 from research.data import pipeline
 
 HEADS = ("coarse", "fine")
-DECODINGS = ("argmax", "consistent")
 
 
 def predict_logits(model, dataset):
@@ -28,24 +28,21 @@ def softmax(logits):
   return exp / exp.sum(axis=1, keepdims=True)
 
 
-def decode(probabilities, fine_to_coarse=None, mode="argmax"):
-  """Predicted (coarse, fine) labels, each [n].
+def decode(model, probabilities):
+  """Predicted (coarse, fine) labels, each [n], with `model`'s own decoder.
 
-  Args:
-    probabilities: {"coarse": [n, C], "fine": [n, F]}.
-    fine_to_coarse: [F] parent of each fine class (needed for "consistent").
-    mode: "argmax" picks each head's best class on its own; "consistent" picks
-      the fine class maximising p(fine) * p(its parent) and reports its parent,
-      so the pair always respects the hierarchy.
+  The model decodes with the decoder and hierarchy mask it was trained with
+  (`--decode`, `--hierarchy_file` or the counted hierarchy), so evaluation,
+  prediction and export agree with the metrics logged in training. Averaged
+  (ensemble) probabilities go in as log-probabilities, which every decoder
+  treats as logits.
   """
-  if mode == "argmax":
-    return {head: probabilities[head].argmax(axis=1) for head in HEADS}
-  if mode != "consistent" or fine_to_coarse is None:
-    raise ValueError(f"decode={mode!r}: expected one of {list(DECODINGS)}; "
-                     "consistent decoding needs the task's fine_to_coarse")
-  joint = probabilities["fine"] * probabilities["coarse"][:, fine_to_coarse]
-  fine = joint.argmax(axis=1)  # [n]
-  return {"coarse": np.asarray(fine_to_coarse)[fine], "fine": fine}
+  tiny = np.finfo(np.float32).tiny  # log(0) would turn a score into -inf
+  log_probabilities = {head: tf.constant(np.log(np.maximum(p, tiny)),
+                                         tf.float32)
+                       for head, p in probabilities.items()}
+  return {head: labels.numpy()
+          for head, labels in model.decode(log_probabilities).items()}
 
 
 def confusion_matrix(labels, predicted, num_classes):
@@ -101,28 +98,33 @@ def head_report(labels, probabilities, predicted, names, top_k=3):
   return report
 
 
-def joint_report(labels, predicted, fine_to_coarse):
-  """Exact match (both heads right) and hierarchy consistency of predictions."""
+def joint_report(labels, predicted, hierarchy_mask):
+  """Exact match (both heads right) and hierarchy consistency of predictions.
+
+  hierarchy_mask: [num_coarse, num_fine] 0/1 allowed pairs.
+  """
   both = (labels["coarse"] >= 0) & (labels["fine"] >= 0)
   right = ((predicted["coarse"] == labels["coarse"]) &
            (predicted["fine"] == labels["fine"]))
-  report = {"exact_match": _mean(right[both])}
-  if fine_to_coarse is not None:
-    parents = np.asarray(fine_to_coarse)[predicted["fine"]]
-    report["consistency"] = _mean(parents == predicted["coarse"])
-  return report
+  allowed = np.asarray(hierarchy_mask)[predicted["coarse"], predicted["fine"]]
+  return {"exact_match": _mean(right[both]),
+          "consistency": _mean(allowed > 0)}
 
 
-def split_report(labels, probabilities, spec, decoding="argmax", top_k=3):
-  """All metrics of a split: {"coarse", "fine", "joint", "num_examples"}."""
-  predicted = decode(probabilities, spec.fine_to_coarse, decoding)
+def split_report(labels, probabilities, spec, model, top_k=3):
+  """All metrics of a split: {"coarse", "fine", "joint", "num_examples"}.
+
+  `model` supplies the decoder and hierarchy (see `decode`).
+  """
+  predicted = decode(model, probabilities)
   names = {"coarse": spec.coarse_names, "fine": spec.fine_names}
   report = {head: head_report(labels[head], probabilities[head],
                               predicted[head], names[head], top_k)
             for head in HEADS}
-  report["joint"] = joint_report(labels, predicted, spec.fine_to_coarse)
+  report["joint"] = joint_report(labels, predicted,
+                                 model.hierarchy_mask.numpy())
   report["num_examples"] = int(len(labels["fine"]))
-  report["decoding"] = decoding
+  report["decoding"] = model.decoder
   return report
 
 
@@ -157,14 +159,13 @@ def evaluate_runs(model_dirs, split="test", checkpoint="best"):
     logits = predict_logits(run.model, dataset)
     probabilities = {head: softmax(logits[head]) for head in HEADS}
     all_probabilities.append(probabilities)
-    report = split_report(labels, probabilities, spec, run_decoding(run.cfg))
+    report = split_report(labels, probabilities, spec, run.model)
     members.append((run, logits, report))
   if len(model_dirs) == 1:
     return members, None
   averaged = {head: np.mean([p[head] for p in all_probabilities], axis=0)
               for head in HEADS}
-  return members, split_report(labels, averaged, spec,
-                               run_decoding(first.cfg))
+  return members, split_report(labels, averaged, spec, first.model)
 
 
 def headline_metrics(report):
@@ -172,11 +173,6 @@ def headline_metrics(report):
   return {head: {name: value for name, value in report[head].items()
                  if isinstance(value, float)}
           for head in (*HEADS, "joint")}
-
-
-def run_decoding(cfg):
-  """The decoding a run was trained to use (`--decode`, argmax before it existed)."""
-  return getattr(cfg.model, "decode", "argmax")
 
 
 def _mean(booleans):

@@ -9,7 +9,6 @@ import os
 
 from absl import app
 
-from research import evaluation
 from research import flags as flags_lib
 from research import restore
 from research import serving
@@ -24,8 +23,7 @@ def main(argv):
     raise app.UsageError("--model_dir is required")
   run = restore.restore(FLAGS.model_dir, FLAGS.checkpoint)
   export_dir = FLAGS.export_dir or os.path.join(FLAGS.model_dir, "export")
-  serving.export(run.model, run.spec, export_dir,
-                 evaluation.run_decoding(run.cfg))
+  serving.export(run.model, run.spec, export_dir)
   print(f"SavedModel written to {export_dir} (signature serving_default)")
 
 

@@ -8,7 +8,6 @@ input kind (see research/prediction.py; features: .npy or .csv rows).
 
 from absl import app
 
-from research import evaluation
 from research import flags as flags_lib
 from research import prediction
 from research import restore
@@ -23,8 +22,7 @@ def main(argv):
     raise app.UsageError("--model_dir and --input are required")
   run = restore.restore(FLAGS.model_dir, FLAGS.checkpoint)
   ids, inputs = prediction.read_inputs(FLAGS.input, run.spec)
-  probabilities, labels = prediction.predict(
-      run.model, inputs, run.spec, evaluation.run_decoding(run.cfg))
+  probabilities, labels = prediction.predict(run.model, inputs)
   output = FLAGS.output or "predictions.csv"
   prediction.write_csv(output, ids, probabilities, labels, run.spec)
   print(f"{len(ids)} predictions written to {output}")

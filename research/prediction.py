@@ -75,8 +75,8 @@ def read_inputs(path, spec):
   return READERS[spec.input_kind](path, spec.input_shape)
 
 
-def predict(model, inputs, spec, decoding="argmax", batch_size=256):
-  """Probabilities and decoded labels of raw model inputs.
+def predict(model, inputs, batch_size=256):
+  """Probabilities and decoded labels (the model's decoder) of raw inputs.
 
   Returns:
     (probabilities, labels): {"coarse": [n, C], "fine": [n, F]} and
@@ -86,7 +86,7 @@ def predict(model, inputs, spec, decoding="argmax", batch_size=256):
   probabilities = {head: evaluation.softmax(np.asarray(logits[head],
                                                        np.float64))
                    for head in HEADS}
-  labels = evaluation.decode(probabilities, spec.fine_to_coarse, decoding)
+  labels = evaluation.decode(model, probabilities)
   return probabilities, labels
 
 

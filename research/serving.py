@@ -32,26 +32,13 @@ SERVING_INPUTS = {
 }
 
 
-def decode(probabilities, fine_to_coarse, mode):
-  """TensorFlow twin of `evaluation.decode`: {"coarse": [batch], "fine": [batch]}."""
-  if mode == "argmax":
-    return {head: tf.argmax(probabilities[head], axis=-1, output_type=tf.int32)
-            for head in HEADS}
-  parents = tf.constant(fine_to_coarse, tf.int32)  # [num_fine]
-  joint = probabilities["fine"] * tf.gather(probabilities["coarse"], parents,
-                                            axis=1)  # [batch, num_fine]
-  fine = tf.argmax(joint, axis=-1, output_type=tf.int32)
-  return {"coarse": tf.gather(parents, fine), "fine": fine}
-
-
-def export(model, spec, export_dir, decoding="argmax"):
+def export(model, spec, export_dir):
   """Writes a SavedModel whose `serve` / `serving_default` signature labels raw input.
 
   Args:
     model: a trained TwoHeadModel.
     spec: its DataSpec (input kind, class names, hierarchy).
     export_dir: folder to write.
-    decoding: "argmax" or "consistent", as evaluation.decode.
 
   Returns:
     export_dir. Outputs: `{head}_probabilities` [batch, classes],
@@ -60,9 +47,6 @@ def export(model, spec, export_dir, decoding="argmax"):
   if spec.input_kind not in SERVING_INPUTS:
     raise ValueError(f"export has no serving input for {spec.input_kind!r} "
                      f"inputs yet; known: {sorted(SERVING_INPUTS)}")
-  if decoding not in evaluation.DECODINGS:
-    raise ValueError(f"decode={decoding!r}: expected one of "
-                     f"{list(evaluation.DECODINGS)}")
   serving_input = SERVING_INPUTS[spec.input_kind](spec)
   names = {"coarse": tf.constant(spec.coarse_names),
            "fine": tf.constant(spec.fine_names)}
@@ -71,7 +55,7 @@ def export(model, spec, export_dir, decoding="argmax"):
     logits = model(serving_input.to_model(raw), training=False)
     probabilities = {head: tf.nn.softmax(logits[head], axis=-1)
                      for head in HEADS}
-    labels = decode(probabilities, spec.fine_to_coarse, decoding)
+    labels = model.decode(logits)  # the decoder and hierarchy of training
     outputs = {}
     for head in HEADS:
       outputs[f"{head}_probabilities"] = probabilities[head]

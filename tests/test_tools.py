@@ -16,7 +16,6 @@ from research import evaluation
 from research import export
 from research import predict
 from research import restore
-from research import serving
 from research import training
 
 FLAGS = absl_flags.FLAGS
@@ -118,16 +117,6 @@ def test_per_class_scores_match_hand_counts():
   np.testing.assert_array_equal(support, [2, 2, 1])
 
 
-def test_consistent_decoding_picks_best_valid_pair():
-  probabilities = {"coarse": np.array([[0.6, 0.4]]),
-                   "fine": np.array([[0.1, 0.2, 0.7]])}
-  # fine 2 belongs to coarse 1: 0.7 * 0.4 = 0.28 beats 0.2 * 0.6 = 0.12.
-  decoded = evaluation.decode(probabilities, np.array([0, 0, 1]), "consistent")
-  assert decoded["fine"].tolist() == [2] and decoded["coarse"].tolist() == [1]
-  decoded = evaluation.decode(probabilities, np.array([0, 0, 1]), "argmax")
-  assert decoded["fine"].tolist() == [2] and decoded["coarse"].tolist() == [0]
-
-
 @pytest.mark.parametrize("suffix", [".npy", ".csv"])
 def test_predict_writes_labels_names_and_probabilities(runs, tmp_path, suffix):
   probabilities, data = _numpy_probabilities(runs[0])
@@ -183,17 +172,31 @@ def test_restore_names_the_missing_checkpoint(tmp_path):
     restore.restore(str(tmp_path), "best")
 
 
-def test_serving_consistent_decoding_matches_a_numpy_search():
-  rng = np.random.default_rng(0)
-  coarse = rng.dirichlet(np.ones(3), size=20)
-  fine = rng.dirichlet(np.ones(7), size=20)
-  parents = np.arange(7) % 3
-  decoded = serving.decode({"coarse": tf.constant(coarse),
-                            "fine": tf.constant(fine)}, parents, "consistent")
-  for i in range(20):
-    best = max(range(7), key=lambda f: fine[i, f] * coarse[i, parents[f]])
-    assert decoded["fine"][i] == best
-    assert decoded["coarse"][i] == parents[best]
+def _numpy_consistent(probabilities, mask):
+  """Brute force: the allowed (coarse, fine) pair of highest p(c) * p(f)."""
+  scores = probabilities["coarse"][:, :, None] * probabilities["fine"][:, None]
+  scores = np.where(mask[None] > 0, scores, -1.0)  # [n, C, F]
+  best = scores.reshape(len(scores), -1).argmax(axis=1)
+  return best // mask.shape[1], best % mask.shape[1]
+
+
+def test_tools_decode_with_the_decoder_and_hierarchy_of_training(tmp_path):
+  model_dir = str(tmp_path / "consistent")
+  training.run(TINY.replace(model={"decode": "consistent"}), model_dir)
+  probabilities, data = _numpy_probabilities(model_dir)
+  run = restore.restore(model_dir, "best")
+  coarse, fine = _numpy_consistent(probabilities,
+                                   run.model.hierarchy_mask.numpy())
+  decoded = evaluation.decode(run.model, probabilities)
+  np.testing.assert_array_equal(decoded["coarse"], coarse)
+  np.testing.assert_array_equal(decoded["fine"], fine)
+  export_dir = str(tmp_path / "export")
+  _run_main(export.main, model_dir=model_dir, export_dir=export_dir)
+  features = np.stack([x.numpy() for x, _ in data.examples])
+  outputs = tf.saved_model.load(export_dir).signatures["serving_default"](
+      features=tf.constant(features))
+  np.testing.assert_array_equal(outputs["coarse_label"].numpy(), coarse)
+  np.testing.assert_array_equal(outputs["fine_label"].numpy(), fine)
 
 
 def test_head_report_masks_missing_labels_and_skips_unseen_classes():
