@@ -1,6 +1,8 @@
 """Small builders shared by tests: a tiny task and model, numpy references."""
 
+import keras
 import numpy as np
+import tensorflow as tf
 
 from research import config
 from research import model as model_lib
@@ -50,3 +52,30 @@ def numpy_ce(logits, labels):
   if not valid.any():
     return 0.0
   return float(-log_probs[valid, labels[valid]].mean())
+
+
+def one_sgd_step(strategy, spec, features, labels, **model_kw):
+  """Weights and logs after one SGD step on the whole batch under `strategy`."""
+  with strategy.scope():
+    keras.utils.set_random_seed(1)
+    model = tiny_model(spec, **model_kw)
+    model.compile(optimizer=keras.optimizers.SGD(0.5))
+  dataset = tf.data.Dataset.from_tensor_slices((features, labels)).batch(
+      len(features))
+  logs = model.fit(dataset, epochs=1, verbose=0, shuffle=False).history
+  return [w.numpy() for w in model.weights], logs
+
+
+def assert_replica_invariant(two_replicas, **model_kw):
+  """One step on 2 replicas equals one step on 1 (uneven 8 + 7 split, -1s)."""
+  spec = tiny_spec(size=15, missing=True)
+  features, labels = first_batch(spec.splits["train"], 15)
+  single_weights, single_logs = one_sgd_step(
+      tf.distribute.get_strategy(), spec, features, labels, **model_kw)
+  mirrored_weights, mirrored_logs = one_sgd_step(
+      two_replicas, spec, features, labels, **model_kw)
+  for single, mirrored in zip(single_weights, mirrored_weights):
+    np.testing.assert_allclose(mirrored, single, atol=1e-6)
+  for name, values in single_logs.items():
+    np.testing.assert_allclose(mirrored_logs[name], values, atol=1e-6,
+                               err_msg=name)

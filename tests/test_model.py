@@ -57,23 +57,5 @@ def test_epoch_metrics_are_true_means_over_uneven_batches():
   np.testing.assert_allclose(logs["fine/loss"], expected_loss, rtol=1e-5)
 
 
-def _one_step(strategy, spec, features, labels):
-  model = _sgd_model(spec, strategy=strategy, l2=1e-2)
-  dataset = tf.data.Dataset.from_tensor_slices((features, labels)).batch(
-      len(features))
-  logs = model.fit(dataset, epochs=1, verbose=0, shuffle=False).history
-  return [w.numpy() for w in model.weights], logs
-
-
 def test_one_step_on_two_replicas_equals_one_replica(two_replicas):
-  spec = helpers.tiny_spec(size=15, missing=True)  # uneven split: 8 + 7
-  features, labels = helpers.first_batch(spec.splits["train"], 15)
-  single_weights, single_logs = _one_step(
-      tf.distribute.get_strategy(), spec, features, labels)
-  mirrored_weights, mirrored_logs = _one_step(
-      two_replicas, spec, features, labels)
-  for single, mirrored in zip(single_weights, mirrored_weights):
-    np.testing.assert_allclose(mirrored, single, atol=1e-6)
-  for name, values in single_logs.items():
-    np.testing.assert_allclose(mirrored_logs[name], values, atol=1e-6,
-                               err_msg=name)
+  helpers.assert_replica_invariant(two_replicas, l2=1e-2)

@@ -1,7 +1,6 @@
 """multilabel_ce: equals a numpy reference, masks missing labels, and is an
 exact global mean on two replicas as on one."""
 
-import keras
 import numpy as np
 import tensorflow as tf
 
@@ -79,27 +78,6 @@ def test_model_reports_the_joint_loss_as_both_heads_loss():
     np.testing.assert_allclose(logs[name], expected, rtol=1e-5, err_msg=name)
 
 
-def _one_joint_step(strategy, spec, features, labels):
-  with strategy.scope():
-    keras.utils.set_random_seed(1)
-    model = helpers.tiny_model(spec, head="joint", loss="multilabel_ce",
-                               l2=1e-2)
-    model.compile(optimizer=keras.optimizers.SGD(0.5))
-  dataset = tf.data.Dataset.from_tensor_slices((features, labels)).batch(
-      len(features))
-  logs = model.fit(dataset, epochs=1, verbose=0, shuffle=False).history
-  return [w.numpy() for w in model.weights], logs
-
-
 def test_joint_step_on_two_replicas_equals_one_replica(two_replicas):
-  spec = helpers.tiny_spec(size=15, missing=True)  # uneven split: 8 + 7
-  features, labels = helpers.first_batch(spec.splits["train"], 15)
-  single_weights, single_logs = _one_joint_step(
-      tf.distribute.get_strategy(), spec, features, labels)
-  mirrored_weights, mirrored_logs = _one_joint_step(
-      two_replicas, spec, features, labels)
-  for single, mirrored in zip(single_weights, mirrored_weights):
-    np.testing.assert_allclose(mirrored, single, atol=1e-6)
-  for name, values in single_logs.items():
-    np.testing.assert_allclose(mirrored_logs[name], values, atol=1e-6,
-                               err_msg=name)
+  helpers.assert_replica_invariant(two_replicas, head="joint",
+                                   loss="multilabel_ce", l2=1e-2)
