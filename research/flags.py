@@ -11,7 +11,7 @@ import sys
 
 from absl import flags
 
-from research import backbones, heads, losses, optim, strategies
+from research import backbones, checkpointing, heads, losses, optim, strategies
 from research.data import registry as data_registry
 
 FLAGS = flags.FLAGS
@@ -82,11 +82,26 @@ _in_group("train", flags.DEFINE_integer, "seed", 0,
 
 # ---- runtime
 _in_group("runtime", flags.DEFINE_enum, "strategy", "default",
-          sorted(strategies.NAMES), "tf.distribute strategy.")
+          sorted(strategies.NAMES),
+          "tf.distribute strategy (multi_worker reads TF_CONFIG; see BUILD.md).")
+_in_group("runtime", flags.DEFINE_string, "tpu", None,
+          "tpu strategy: TPU name or grpc:// address (empty: the local TPU VM "
+          "or the one the environment names).")
 _in_group("runtime", flags.DEFINE_string, "model_dir", None,
-          "Output folder (default: a fresh runs/<timestamp> folder).")
+          "Output folder (default: a fresh runs/<timestamp> folder). Rerunning "
+          "in the same folder resumes from its last checkpoint.")
 _in_group("runtime", flags.DEFINE_integer, "verbose", 2,
           "Keras fit verbosity: 0 silent, 1 progress bar, 2 one line per epoch.")
+_in_group("runtime", flags.DEFINE_boolean, "deterministic", False,
+          "Enable TF op determinism (with the seeds always set, reruns give "
+          "identical numbers; some ops get slower).")
+_in_group("runtime", flags.DEFINE_integer, "keep_checkpoints", 3,
+          "How many epoch checkpoints of the full training state to keep.")
+_in_group("runtime", flags.DEFINE_string, "best_metric", "val_fine/accuracy",
+          "Logged metric that picks checkpoints/best.weights.h5.")
+_in_group("runtime", flags.DEFINE_enum, "best_mode", "max",
+          list(checkpointing.MODES), "Whether --best_metric improves upward "
+          "(max) or downward (min).")
 
 
 def _two_non_negative_numbers(values):
@@ -120,6 +135,8 @@ flags.register_validator(
     "expected two non-negative numbers, e.g. --loss_weights=1,0.5")
 flags.register_validator(
     "model_dir", _not_a_file, "expected a folder, but a file is there")
+flags.register_validator(
+    "keep_checkpoints", lambda v: v > 0, "expected a positive integer")
 
 
 def _flag_row(flag):

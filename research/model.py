@@ -16,6 +16,7 @@ from research import backbones
 from research import heads
 from research import losses
 from research import metrics as metrics_lib
+from research import strategies
 
 HEADS = metrics_lib.HEADS
 
@@ -121,7 +122,7 @@ class TwoHeadModel(keras.Model):
                                         objective.head_counts,
                                         objective.batch_size)
     self.two_head_metrics.update_predictions(labels, logits)
-    return self.two_head_metrics.results()
+    return strategies.keras_step_outputs(self.two_head_metrics.results())
 
 
 def build(model_cfg, loss_cfg, spec):
