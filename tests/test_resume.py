@@ -151,20 +151,35 @@ def test_guard_names_the_step_and_the_head():
   assert "in head fine:" in message and "coarse" not in message
 
 
-def _tiny_config(epochs):
-  return config.Config().replace(
-      model={"width": 8}, train={"epochs": epochs, "batch_size": 4},
-      runtime={"verbose": 0})
+class _Preempted(Exception):
+  pass
+
+
+def _crash_after_saving_epoch(monkeypatch, epoch):
+  save = checkpointing.TrainingState.save
+
+  def save_then_crash(state, finished_epochs):
+    path = save(state, finished_epochs)
+    if finished_epochs == epoch:
+      raise _Preempted()
+    return path
+
+  monkeypatch.setattr(checkpointing.TrainingState, "save", save_then_crash)
 
 
 def test_nan_loss_stops_training_and_keeps_the_last_good_checkpoint(
     tmp_path, monkeypatch):
+  cfg = config.Config().replace(
+      model={"width": 8}, train={"epochs": 2, "batch_size": 4},
+      runtime={"verbose": 0})
   good = helpers.tiny_spec()
   monkeypatch.setattr(data_registry, "load", lambda cfg, seed: good)
-  training.run(_tiny_config(epochs=1), str(tmp_path))
+  with monkeypatch.context() as preemption:
+    _crash_after_saving_epoch(preemption, epoch=1)
+    with pytest.raises(_Preempted):
+      training.run(cfg, str(tmp_path))
   last = tmp_path / "checkpoints" / checkpointing.LAST_WEIGHTS
   before = last.read_bytes()
-  results_before = (tmp_path / "results.json").read_bytes()
 
   features, labels = helpers.first_batch(good.splits["train"], 16)
   features[5, 0] = np.nan
@@ -175,12 +190,12 @@ def test_nan_loss_stops_training_and_keeps_the_last_good_checkpoint(
   with pytest.raises(guards.NonFiniteLossError,
                      match=r"training step \d+ \(epoch 2, batch \d/4\) in "
                            r"head coarse and fine"):
-    training.run(_tiny_config(epochs=2), str(tmp_path))
+    training.run(cfg, str(tmp_path))  # resumes at epoch 2, then meets the NaN
   assert last.read_bytes() == before
   model = helpers.tiny_model(good)
   model.load_weights(str(last))
   assert all(np.isfinite(w.numpy()).all() for w in model.weights)
-  assert (tmp_path / "results.json").read_bytes() == results_before
+  assert not (tmp_path / "results.json").exists()
 
 
 def test_json_records_survive_a_failed_write(tmp_path, monkeypatch):
