@@ -1,4 +1,4 @@
-"""Stops training at the first non-finite loss, before it reaches a checkpoint."""
+"""Stops training at the first non-finite loss, before it is checkpointed."""
 
 import math
 

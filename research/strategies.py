@@ -54,8 +54,10 @@ def _tpu_strategy(address):
 
 def is_multi_worker(strategy):
   """True for a MultiWorkerMirroredStrategy spanning more than one worker."""
-  return (isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) and
-          strategy.extended._in_multi_worker_mode())  # pylint: disable=protected-access
+  if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+    return False
+  cluster = strategy.cluster_resolver.cluster_spec()
+  return sum(cluster.num_tasks(job) for job in cluster.jobs) > 1
 
 
 def _task(strategy):

@@ -45,7 +45,7 @@ def _start_worker(index, ports, model_dir, log_path):
 
 
 def _run_two_workers(model_dir, timeout=300):
-  """Runs both workers to the end; returns their logs. Never leaves one behind."""
+  """Runs both workers to the end; returns their logs; leaves none behind."""
   ports = _free_ports(2)
   logs = [os.path.join(model_dir + "-logs", f"worker_{i}.log") for i in (0, 1)]
   os.makedirs(os.path.dirname(logs[0]))
