@@ -65,7 +65,8 @@ def run(cfg, model_dir, strategy=None):
   """
   start = time.perf_counter()
   # First TF op of the run: multi-worker collectives are set up at startup.
-  strategy = strategy or strategies.build(cfg.runtime.strategy, cfg.runtime.tpu)
+  if strategy is None:
+    strategy = strategies.build(cfg.runtime.strategy, cfg.runtime.tpu)
   if cfg.runtime.deterministic:
     tf.config.experimental.enable_op_determinism()
   output_dir = strategies.output_dir(model_dir, strategy)
