@@ -59,8 +59,13 @@ class TrainConfig:
 @dataclasses.dataclass(frozen=True)
 class RuntimeConfig:
   strategy: str = "default"
+  tpu: Optional[str] = None
   model_dir: Optional[str] = None
   verbose: int = 2
+  deterministic: bool = False
+  keep_checkpoints: int = 3
+  best_metric: str = "val_fine/accuracy"
+  best_mode: str = "max"
 
 
 @dataclasses.dataclass(frozen=True)

@@ -12,8 +12,8 @@ import sys
 
 from absl import flags
 
-from research import backbones, decoding, heads, loss_weights, losses, optim
-from research import strategies
+from research import backbones, checkpointing, decoding, heads, loss_weights
+from research import losses, optim, strategies
 from research.data import registry as data_registry
 
 FLAGS = flags.FLAGS
@@ -108,12 +108,27 @@ _in_group("train", flags.DEFINE_integer, "seed", 0,
 
 # ---- runtime
 _in_group("runtime", flags.DEFINE_enum, "strategy", "default",
-          sorted(strategies.NAMES), "tf.distribute strategy.")
+          sorted(strategies.NAMES),
+          "tf.distribute strategy (multi_worker reads TF_CONFIG; see BUILD.md).")
+_in_group("runtime", flags.DEFINE_string, "tpu", None,
+          "tpu strategy: TPU name or grpc:// address (empty: the local TPU VM "
+          "or the one the environment names).")
 _in_group("runtime", flags.DEFINE_string, "model_dir", None,
-          "Output folder (default: a fresh runs/<timestamp> folder); "
+          "Output folder (default: a fresh runs/<timestamp> folder). Rerunning "
+          "in the same folder resumes from its last checkpoint; "
           "research.evaluate takes several, comma-separated, as an ensemble.")
 _in_group("runtime", flags.DEFINE_integer, "verbose", 2,
           "Keras fit verbosity: 0 silent, 1 progress bar, 2 one line per epoch.")
+_in_group("runtime", flags.DEFINE_boolean, "deterministic", False,
+          "Enable TF op determinism (with the seeds always set, reruns give "
+          "identical numbers; some ops get slower).")
+_in_group("runtime", flags.DEFINE_integer, "keep_checkpoints", 3,
+          "How many epoch checkpoints of the full training state to keep.")
+_in_group("runtime", flags.DEFINE_string, "best_metric", "val_fine/accuracy",
+          "Logged metric that picks checkpoints/best.weights.h5.")
+_in_group("runtime", flags.DEFINE_enum, "best_mode", "max",
+          list(checkpointing.MODES), "Whether --best_metric improves upward "
+          "(max) or downward (min).")
 
 # ---- tools: research.evaluate / predict / export (they read --model_dir too)
 _in_tool_group("tools", flags.DEFINE_enum, "split", "test",
@@ -201,6 +216,8 @@ flags.register_validator(
     "model_dir", _not_a_file, "expected a folder, but a file is there")
 flags.register_validator(
     "parallel", lambda v: v > 0, "expected a positive integer")
+flags.register_validator(
+    "keep_checkpoints", lambda v: v > 0, "expected a positive integer")
 flags.register_validator(
     "hierarchy_file", lambda v: v is None or os.path.isfile(v),
     "expected an existing mapping file")

@@ -23,6 +23,7 @@ from research import decoding
 from research import heads
 from research import losses
 from research import metrics as metrics_lib
+from research import strategies
 from research.data import hierarchy
 
 HEADS = metrics_lib.HEADS
@@ -169,7 +170,7 @@ class TwoHeadModel(keras.Model):
                                         objective.batch_size)
     self.two_head_metrics.update_predictions(
         labels, logits, self.decode(logits), self.hierarchy_mask)
-    return self.two_head_metrics.results()
+    return strategies.keras_step_outputs(self.two_head_metrics.results())
 
 
 def build(model_cfg, loss_cfg, spec, hierarchy_mask=None):

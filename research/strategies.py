@@ -1,12 +1,33 @@
-"""Strategy factory: `--strategy` name -> tf.distribute strategy."""
+"""Strategy factory: `--strategy` name -> tf.distribute strategy, and the few
+facts about the running strategy that training needs (who writes, how data is
+sharded, how step outputs are shaped for Keras).
+
+`multi_worker` must be built before any other TF op runs in the process
+(collective ops are configured at startup): `training.run` builds the strategy
+first, so entry points need do nothing special.
+"""
+
+import os
 
 import tensorflow as tf
 
-NAMES = ("default", "one_device", "mirrored")
+NAMES = ("default", "one_device", "mirrored", "multi_worker", "tpu")
 
 
-def build(name):
-  """Returns the tf.distribute strategy called `name`; raises on unknown names."""
+def build(name, tpu=None):
+  """Returns the tf.distribute strategy called `name`.
+
+  Args:
+    name: one of NAMES.
+    tpu: `tpu` only: TPU name or `grpc://host:port` address; None or "" lets
+      the resolver find the local TPU (TPU VM) or the one in the environment.
+
+  Returns:
+    A tf.distribute.Strategy.
+
+  Raises:
+    ValueError: for an unknown name.
+  """
   if name == "default":
     return tf.distribute.get_strategy()
   if name == "one_device":
@@ -14,4 +35,78 @@ def build(name):
     return tf.distribute.OneDeviceStrategy(device)
   if name == "mirrored":
     return tf.distribute.MirroredStrategy()
+  if name == "multi_worker":
+    # Reads the cluster and this task from the TF_CONFIG environment variable;
+    # without it this is a single worker over the local devices.
+    return tf.distribute.MultiWorkerMirroredStrategy()
+  if name == "tpu":
+    return _tpu_strategy(tpu)
   raise ValueError(f"unknown strategy {name!r}; expected one of {NAMES}")
+
+
+def _tpu_strategy(address):
+  resolver = tf.distribute.cluster_resolver.TPUClusterResolver(
+      tpu=address or None)
+  tf.config.experimental_connect_to_cluster(resolver)
+  tf.tpu.experimental.initialize_tpu_system(resolver)
+  return tf.distribute.TPUStrategy(resolver)
+
+
+def is_multi_worker(strategy):
+  """True for a MultiWorkerMirroredStrategy spanning more than one worker."""
+  if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+    return False
+  cluster = strategy.cluster_resolver.cluster_spec()
+  return sum(cluster.num_tasks(job) for job in cluster.jobs) > 1
+
+
+def _task(strategy):
+  """(task_type, task_id) of this process in a multi-worker cluster, or None."""
+  if not is_multi_worker(strategy):
+    return None
+  resolver = strategy.cluster_resolver
+  return resolver.task_type, resolver.task_id
+
+
+def is_chief(strategy):
+  """True for the one process that writes the run's records."""
+  task = _task(strategy)
+  if task is None:
+    return True
+  task_type, task_id = task
+  jobs = strategy.cluster_resolver.cluster_spec().jobs
+  return task_type == "chief" or (
+      task_type == "worker" and task_id == 0 and "chief" not in jobs)
+
+
+def output_dir(model_dir, strategy):
+  """Where this process writes: `model_dir` for the chief, a subfolder else.
+
+  Every worker must save checkpoints too (saving reads replicated variables
+  collectively), but only the chief's records are the run's.
+  """
+  if is_chief(strategy):
+    return model_dir
+  task_type, task_id = _task(strategy)
+  return os.path.join(model_dir, "workers", f"{task_type}_{task_id}")
+
+
+def shard_by_data(dataset):
+  """Shards `dataset` across workers by element (set explicitly, so tf.data
+  neither tries file sharding first nor warns)."""
+  options = tf.data.Options()
+  options.experimental_distribute.auto_shard_policy = (
+      tf.data.experimental.AutoShardPolicy.DATA)
+  return dataset.with_options(options)
+
+
+def keras_step_outputs(values):
+  """Shapes a train/test step's scalar outputs for Keras' replica reduction.
+
+  Under multi-worker Keras reduces step outputs with a MEAN over axis 0, which
+  fails on scalars (keras-team/keras#20585); [1]-shaped values reduce to the
+  same scalar. Other strategies take scalars unchanged.
+  """
+  if not is_multi_worker(tf.distribute.get_strategy()):
+    return values
+  return {name: tf.reshape(value, [1]) for name, value in values.items()}

@@ -6,11 +6,13 @@ plus the command to open TensorBoard.
 
 import datetime
 import os
+import sys
 
 from absl import app
 
 from research import config
 from research import flags as flags_lib
+from research import guards
 from research import training
 
 FLAGS = flags_lib.FLAGS
@@ -53,7 +55,10 @@ def main(argv):
   cfg = config.from_flags(FLAGS, flags_lib.GROUPS)
   model_dir = cfg.runtime.model_dir or default_model_dir()
   cfg = cfg.replace(runtime={"model_dir": model_dir})
-  results = training.run(cfg, model_dir)
+  try:
+    results = training.run(cfg, model_dir)
+  except guards.NonFiniteLossError as error:
+    sys.exit(f"error: {error}")
   print(f"\nTest results ({results['epochs']} epochs, "
         f"{results['wall_seconds']:.0f} s, "
         f"{results['steps_per_second']:.0f} steps/s):")

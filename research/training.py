@@ -9,7 +9,10 @@ import time
 
 from absl import logging
 import keras
+import tensorflow as tf
 
+from research import checkpointing
+from research import guards
 from research import loss_weights
 from research import model as model_lib
 from research import optim
@@ -20,64 +23,96 @@ from research.data import pipeline
 from research.data import registry as data_registry
 
 
-def _datasets(spec, batch_size, seed):
-  return {name: pipeline.batched(split, batch_size, training=(name == "train"),
-                                 seed=seed)
-          for name, split in spec.splits.items()}
+def _evaluation_sets(spec, batch_size):
+  return {name: strategies.shard_by_data(
+      pipeline.batched(spec.splits[name], batch_size, training=False))
+          for name in ("validation", "test")}
 
 
-def _callbacks(model_dir, throughput, weight_schedule):
-  checkpoints = os.path.join(model_dir, "checkpoints")
+def _callbacks(cfg, output_dir, state, steps_per_epoch, throughput):
   return [
-      loss_weights.LossWeightSchedule(weight_schedule),  # logs before writers
-      keras.callbacks.BackupAndRestore(os.path.join(model_dir, "backup")),
-      keras.callbacks.ModelCheckpoint(
-          os.path.join(checkpoints, "last.weights.h5"), save_weights_only=True),
-      keras.callbacks.ModelCheckpoint(
-          os.path.join(checkpoints, "best.weights.h5"), save_weights_only=True,
-          monitor="val_fine/accuracy", mode="max", save_best_only=True),
-      summaries.EpochScalars(model_dir),
+      loss_weights.LossWeightSchedule(  # first: its logs reach the writers
+          loss_weights.for_config(cfg.loss)),
+      guards.NonFiniteLossGuard(steps_per_epoch),
+      checkpointing.EpochCheckpoints(
+          state, os.path.join(output_dir, "checkpoints"),
+          cfg.runtime.best_metric),
+      summaries.EpochScalars(output_dir),
       throughput,
   ]
 
 
-def run(cfg, model_dir):
+def _record_hierarchy(spec, hierarchy_file, output_dir):
+  """The coarse/fine relation of the task, logged and saved with the run."""
+  hierarchy = hierarchy_lib.for_task(spec, hierarchy_file)
+  logging.info(hierarchy.report())
+  summaries.write_json(os.path.join(output_dir, "hierarchy.json"),
+                       hierarchy.as_dict(spec.coarse_names, spec.fine_names))
+  return hierarchy
+
+
+def _build_and_restore(cfg, spec, hierarchy_mask, total_steps, output_dir):
+  """Model, optimizer and training state; call inside strategy.scope()."""
+  model = model_lib.build(cfg.model, cfg.loss, spec, hierarchy_mask)
+  model.compile(optimizer=optim.build(cfg.optim, total_steps))
+  model.optimizer.build(model.trainable_variables)  # slots exist to restore
+  state = checkpointing.TrainingState(
+      model, os.path.join(output_dir, "checkpoints"),
+      keep=cfg.runtime.keep_checkpoints, best_mode=cfg.runtime.best_mode)
+  return model, state, state.restore()
+
+
+def run(cfg, model_dir, strategy=None):
   """Trains and tests one configuration; writes its records to `model_dir`.
+
+  Rerunning the same configuration in the same `model_dir` resumes from the
+  last finished epoch and ends with the same results as an uninterrupted run.
 
   Args:
     cfg: config.Config.
     model_dir: output folder (created if missing).
+    strategy: a tf.distribute strategy to use instead of building
+      `cfg.runtime.strategy` (tests share one MirroredStrategy per process).
 
   Returns:
-    The results dict also written to `model_dir/results.json`.
+    The results dict also written to `model_dir/results.json` (by the chief).
   """
   start = time.perf_counter()
-  summaries.claim_model_dir(model_dir, cfg.as_dict())
-  strategy = strategies.build(cfg.runtime.strategy)
+  # First TF op of the run: multi-worker collectives are set up at startup.
+  if strategy is None:
+    strategy = strategies.build(cfg.runtime.strategy, cfg.runtime.tpu)
+  if cfg.runtime.deterministic:
+    tf.config.experimental.enable_op_determinism()
+  output_dir = strategies.output_dir(model_dir, strategy)
+  summaries.claim_model_dir(output_dir, cfg.as_dict())
   keras.utils.set_random_seed(cfg.train.seed)
   spec = data_registry.load(cfg.data, cfg.train.seed)
-  datasets = _datasets(spec, cfg.train.batch_size, cfg.train.seed)
-  hierarchy = hierarchy_lib.for_task(spec, cfg.data.hierarchy_file)
-  logging.info(hierarchy.report())
-  summaries.write_json(os.path.join(model_dir, "hierarchy.json"),
-                       hierarchy.as_dict(spec.coarse_names, spec.fine_names))
-  total_steps = cfg.train.epochs * int(datasets["train"].cardinality())
+  hierarchy = _record_hierarchy(spec, cfg.data.hierarchy_file, output_dir)
+  train_split = spec.splits["train"]
+  steps_per_epoch = pipeline.num_batches(len(train_split), cfg.train.batch_size)
+  total_steps = cfg.train.epochs * steps_per_epoch
   with strategy.scope():
-    model = model_lib.build(cfg.model, cfg.loss, spec, hierarchy.mask)
-    model.compile(optimizer=optim.build(cfg.optim, total_steps))
+    model, state, first_epoch = _build_and_restore(
+        cfg, spec, hierarchy.mask, total_steps, output_dir)
+  evaluation = _evaluation_sets(spec, cfg.train.batch_size)
   throughput = summaries.Throughput()
-  history = model.fit(datasets["train"], validation_data=datasets["validation"],
-                      epochs=cfg.train.epochs, verbose=cfg.runtime.verbose,
-                      shuffle=False,  # the pipeline shuffles, seeded
-                      callbacks=_callbacks(model_dir, throughput,
-                                           loss_weights.for_config(cfg.loss)))
-  test_metrics = model.evaluate(datasets["test"], return_dict=True, verbose=0)
+  if first_epoch < cfg.train.epochs:
+    train = strategies.shard_by_data(pipeline.training_epochs(
+        train_split, cfg.train.batch_size, cfg.train.seed, first_epoch,
+        cfg.train.epochs))
+    model.fit(train, validation_data=evaluation["validation"],
+              epochs=cfg.train.epochs, initial_epoch=first_epoch,
+              steps_per_epoch=steps_per_epoch, verbose=cfg.runtime.verbose,
+              shuffle=False,  # the pipeline shuffles, keyed by the epoch
+              callbacks=_callbacks(cfg, output_dir, state, steps_per_epoch,
+                                   throughput))
   results = {
-      "test": {name: float(value) for name, value in test_metrics.items()},
-      "validation": {name[4:]: float(values[-1])
-                     for name, values in history.history.items()
-                     if name.startswith("val_")},
+      split: {name: float(value) for name, value in model.evaluate(
+          evaluation[split], return_dict=True, verbose=0).items()}
+      for split in ("test", "validation")}
+  results.update({
       "epochs": cfg.train.epochs,
+      "resumed_from_epoch": first_epoch,
       "train_steps": total_steps,
       "steps_per_second": throughput.steps_per_second,
       "wall_seconds": time.perf_counter() - start,
@@ -85,8 +120,8 @@ def run(cfg, model_dir):
       "hierarchy": {"strict": hierarchy.strict,
                     "fine_under_several_coarse":
                         hierarchy.fine_under_several_coarse},
-  }
-  summaries.write_hparams(model_dir, summaries.ablation_axes(cfg.as_dict()),
+  })
+  summaries.write_hparams(output_dir, summaries.ablation_axes(cfg.as_dict()),
                           results["test"], step=cfg.train.epochs)
-  summaries.write_json(os.path.join(model_dir, "results.json"), results)
+  summaries.write_json(os.path.join(output_dir, "results.json"), results)
   return results

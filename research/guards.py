@@ -1,0 +1,54 @@
+"""Stops training at the first non-finite loss, before it is checkpointed."""
+
+import math
+
+import keras
+import numpy as np
+
+LOSS_NAMES = {"coarse/loss": "coarse", "fine/loss": "fine",
+              "loss": "total (weighted heads + regularization)"}
+
+
+class NonFiniteLossError(RuntimeError):
+  """A training step produced a NaN or infinite loss."""
+
+
+def _scalar(value):
+  return float(np.asarray(value).reshape(-1)[0])
+
+
+class NonFiniteLossGuard(keras.callbacks.Callback):
+  """Raises NonFiniteLossError naming the step and the head(s) at fault.
+
+  Raising (rather than `stop_training`) ends `fit` before any epoch-end
+  callback runs, so the checkpoints of the last good epoch stay untouched.
+  Logged losses are epoch-so-far means: a bad step makes them non-finite at
+  once and they stay so.
+
+  Args:
+    steps_per_epoch: batches per epoch, to name the global step.
+  """
+
+  def __init__(self, steps_per_epoch):
+    super().__init__()
+    self.steps_per_epoch = steps_per_epoch
+    self._epoch = 0
+
+  def on_epoch_begin(self, epoch, logs=None):
+    self._epoch = epoch
+
+  def on_train_batch_end(self, batch, logs=None):
+    values = {name: _scalar(value) for name, value in (logs or {}).items()
+              if name in LOSS_NAMES}
+    bad = [name for name, value in values.items() if not math.isfinite(value)]
+    if not bad:
+      return
+    heads = [LOSS_NAMES[name] for name in bad if name != "loss"] or [
+        LOSS_NAMES["loss"]]
+    step = self._epoch * self.steps_per_epoch + batch + 1
+    shown = ", ".join(f"{name}={values[name]}" for name in sorted(bad))
+    raise NonFiniteLossError(
+        f"non-finite loss at training step {step} (epoch {self._epoch + 1}, "
+        f"batch {batch + 1}/{self.steps_per_epoch}) in head "
+        f"{' and '.join(heads)}: {shown}. Training stopped; the checkpoints "
+        "of the last finished epoch are kept.")
