@@ -135,8 +135,10 @@ def build(model_cfg, loss_cfg, spec):
   Returns:
     A built TwoHeadModel (its variables exist, so checkpoints can restore).
   """
-  backbone = backbones.build(model_cfg.backbone, spec.input_shape,
-                             model_cfg.width, l2=model_cfg.l2)
+  backbone = backbones.build(
+      model_cfg.backbone, spec.input_shape, spec.input_kind, model_cfg.width,
+      l2=model_cfg.l2, bn_gamma_l2=model_cfg.bn_gamma_l2,
+      vocabulary=spec.vocabulary, sequence_length=spec.sequence_length)
   head = heads.build(model_cfg.head, spec.num_coarse, spec.num_fine,
                      l2=model_cfg.l2)
   num_classes = {"coarse": spec.num_coarse, "fine": spec.num_fine}
@@ -144,5 +146,5 @@ def build(model_cfg, loss_cfg, spec):
                  for h in HEADS}
   model = TwoHeadModel(backbone, head, head_losses, loss_cfg.loss_weights,
                        dropout=model_cfg.dropout)
-  model(keras.ops.zeros((1, *spec.input_shape)))
+  model(spec.example_batch())
   return model

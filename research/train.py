@@ -6,12 +6,14 @@ plus the command to open TensorBoard.
 
 import datetime
 import os
+import sys
 
 from absl import app
 
 from research import config
 from research import flags as flags_lib
 from research import training
+from research.data import problems as data_problems
 
 FLAGS = flags_lib.FLAGS
 
@@ -43,7 +45,10 @@ def main(argv):
   cfg = config.from_flags(FLAGS, flags_lib.GROUPS)
   model_dir = cfg.runtime.model_dir or default_model_dir()
   cfg = cfg.replace(runtime={"model_dir": model_dir})
-  results = training.run(cfg, model_dir)
+  try:
+    results = training.run(cfg, model_dir)
+  except data_problems.DataError as error:
+    sys.exit(str(error))  # every bad line at once, no traceback
   print(f"\nTest results ({results['epochs']} epochs, "
         f"{results['wall_seconds']:.0f} s, "
         f"{results['steps_per_second']:.0f} steps/s):")

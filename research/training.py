@@ -13,6 +13,7 @@ from research import model as model_lib
 from research import optim
 from research import strategies
 from research import summaries
+from research.data import classes_file
 from research.data import pipeline
 from research.data import registry as data_registry
 
@@ -54,6 +55,7 @@ def run(cfg, model_dir):
   strategy = strategies.build(cfg.runtime.strategy)
   keras.utils.set_random_seed(cfg.train.seed)
   spec = data_registry.load(cfg.data, cfg.train.seed)
+  classes_file.write(spec, model_dir)
   datasets = _datasets(spec, cfg.train.batch_size, cfg.train.seed)
   total_steps = cfg.train.epochs * int(datasets["train"].cardinality())
   with strategy.scope():
