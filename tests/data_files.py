@@ -7,6 +7,7 @@ of training can learn something.
 
 import csv
 import gzip
+import json
 import os
 import pickle
 import struct
@@ -132,3 +133,8 @@ def write_cifar100(folder, train_size=30, test_size=10):
   write_pickle(os.path.join(folder, "meta"), {
       b"fine_label_names": [f"fine{i}".encode() for i in range(100)],
       b"coarse_label_names": [f"coarse{i}".encode() for i in range(20)]})
+
+
+def write_json(path, payload):
+  with open(path, "w", encoding="utf-8") as f:
+    json.dump(payload, f)

@@ -96,8 +96,10 @@ def read_all(files, read_table, num_coarse=0, num_fine=0):
       continue
     tables[split], table_problems = read_table(path)
     found += table_problems
-  if "train" not in tables:
-    problems_lib.raise_if_any(found)
+  if "train" not in tables or not tables["train"].lines:
+    # Without training rows the classes are unknown; labels cannot be checked.
+    problems_lib.raise_if_any(found or [problems_lib.Problem(
+        files["train"], None, "no examples in the training file")])
   columns, labels, label_problems = encode(tables, num_coarse, num_fine)
   problems_lib.raise_if_any(sorted(found + label_problems,
                                    key=lambda p: (p.path, p.line or 0)))
