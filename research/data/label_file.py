@@ -77,7 +77,7 @@ def _read_table_with_images(data_cfg):
 def image_split(paths, coarse, fine, image_size, cache, augment):
   """A Split decoding (and optionally caching) the images at `paths`."""
   examples = tf.data.Dataset.from_tensor_slices(
-      (list(paths), {"coarse": coarse, "fine": fine}))
+      (tf.constant(list(paths), tf.string), {"coarse": coarse, "fine": fine}))
   examples = examples.map(
       lambda path, labels: (images.decode(tf.io.read_file(path), image_size),
                             labels),
