@@ -416,7 +416,7 @@ def test_checker_exit_codes_and_output(tmp_path, capsys):
   with flagsaver.flagsaver(**fields):
     check.main(["check"])
   assert capsys.readouterr().out.strip() == (
-      "ok: label_file: train 3, test 4, validation 1 examples; 2 coarse, 4 "
+      "ok: label_file: train 3, validation 1, test 4 examples; 2 coarse, 4 "
       "fine classes")
 
 

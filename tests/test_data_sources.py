@@ -7,8 +7,10 @@ import os
 import numpy as np
 import pytest
 from PIL import Image
+from absl.testing import flagsaver
 
 from research import config
+from research import flags as flags_lib
 from research import training
 from research.data import cifar100
 from research.data import fashion_mnist
@@ -16,6 +18,7 @@ from research.data import pipeline
 from research.data import problems
 from research.data import registry
 from research.data import tfrecord
+from research.data import to_tfrecord
 from tests import data_files
 
 
@@ -251,3 +254,24 @@ def test_real_fashion_mnist_learns_well_above_chance(tmp_path):
   results = training.run(cfg, str(tmp_path / "run"))
   assert results["test"]["fine/accuracy"] > 0.7  # chance is 0.1
   assert results["test"]["coarse/accuracy"] > 0.85  # chance is about 0.4
+
+
+def test_to_tfrecord_entry_point_converts_a_source(tmp_path, capsys):
+  data_files.write_fashion_mnist(tmp_path / "idx")
+  if not flags_lib.FLAGS.is_parsed():
+    flags_lib.FLAGS.mark_as_parsed()
+  with flagsaver.flagsaver(dataset="fashion_mnist",
+                           data_dir=str(tmp_path / "idx"),
+                           tfrecord_dir=str(tmp_path / "rec"),
+                           tfrecord_shards=2):
+    to_tfrecord.main(["to_tfrecord"])
+  assert capsys.readouterr().out.strip() == (
+      f"wrote train 36, validation 4, test 10 examples to {tmp_path}/rec")
+  spec = registry.load(data_cfg(dataset="tfrecord",
+                                data_dir=str(tmp_path / "rec")), seed=0)
+  assert spec.input_shape == (28, 28, 1)
+  np.testing.assert_array_equal(spec.fine_to_coarse,
+                                fashion_mnist.FINE_TO_COARSE)
+  images, coarse, fine = split_arrays(spec.splits["test"])
+  np.testing.assert_array_equal(np.sort(fine), np.arange(10))
+  np.testing.assert_array_equal(coarse, fashion_mnist.FINE_TO_COARSE[fine])

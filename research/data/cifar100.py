@@ -133,5 +133,5 @@ def load(data_cfg, seed):
       coarse_names=coarse_names, fine_names=fine_names,
       splits={split: spec_lib.image_split_from_arrays(
           p, c, f, augment if split == "train" else None)
-              for split, (p, c, f) in arrays.items()},
+              for split, (p, c, f) in splits_lib.ordered(arrays).items()},
       fine_to_coarse=labelled.fine_to_coarse(coarse, fine, len(fine_names)))

@@ -91,5 +91,5 @@ def load(data_cfg, seed):
       splits={split: spec_lib.image_split_from_arrays(
           pixels[..., None], FINE_TO_COARSE[fine], fine,
           augment if split == "train" else None)
-              for split, (pixels, fine) in arrays.items()},
+              for split, (pixels, fine) in splits_lib.ordered(arrays).items()},
       fine_to_coarse=FINE_TO_COARSE)

@@ -116,4 +116,4 @@ def rows_with_validation(tables, labels, share, seed):
     keep, held = splits_lib.carve_validation(len(fine), share, seed)
     rows["train"] = (inputs[keep], coarse[keep], fine[keep])
     rows["validation"] = (inputs[held], coarse[held], fine[held])
-  return rows
+  return splits_lib.ordered(rows)

@@ -47,3 +47,8 @@ def split_files(data_cfg, defaults):
     optional = split == "validation" and not given[split]
     files[split] = None if optional and not os.path.exists(path) else path
   return files
+
+
+def ordered(by_split):
+  """The same mapping in train, validation, test order (for stable reports)."""
+  return {split: by_split[split] for split in SPLITS if split in by_split}

@@ -232,7 +232,8 @@ def load(data_cfg, seed):
   return spec_lib.DataSpec(
       name="tfrecord", input_shape=shape, input_kind=kind,
       coarse_names=tuple(metadata["coarse_names"]),
-      fine_names=tuple(metadata["fine_names"]), splits=splits,
+      fine_names=tuple(metadata["fine_names"]),
+      splits=splits_lib.ordered(splits),
       fine_to_coarse=None if parents is None else np.asarray(parents, np.int32),
       **text)
 
