@@ -165,7 +165,8 @@ flags.register_validator(
 flags.register_validator(
     "model_dir", _not_a_file, "expected a folder, but a file is there")
 flags.register_validator(
-    "validation_share", lambda v: 0 <= v < 1, "expected a share in [0, 1)")
+    "validation_share", lambda v: 0 < v < 1,
+    "expected a share in (0, 1): training needs a validation split")
 for _name in ("image_size", "vocab_size", "sequence_length"):
   flags.register_validator(_name, lambda v: v > 0, "expected a positive integer")
 for _name in ("num_coarse_classes", "num_fine_classes", "augment_crop_padding"):
