@@ -7,6 +7,9 @@ import tensorflow as tf
 from absl.testing import parameterized
 
 from research import backbones
+from research import config
+from research import model as model_lib
+from research.data import spec as spec_lib
 
 VOCABULARY = ("", "[UNK]", "cat", "dog", "oak")
 
@@ -101,3 +104,37 @@ def _all_layers(model):
     yield layer
     if isinstance(layer, keras.Model):
       yield from _all_layers(layer)
+
+
+def _image_spec(size=8):
+  rng = np.random.default_rng(0)
+  fine = rng.integers(0, 4, size)
+  split = spec_lib.split_from_arrays(
+      rng.random((size, 8, 8, 3), np.float32), fine // 2, fine)
+  return spec_lib.DataSpec(
+      name="tiny_images", input_shape=(8, 8, 3), input_kind="image",
+      coarse_names=("a", "b"), fine_names=("0", "1", "2", "3"),
+      splits={"train": split}, fine_to_coarse=np.array([0, 0, 1, 1]))
+
+
+def _update_of_one_step(strategy, spec, backbone):
+  with strategy.scope():
+    keras.utils.set_random_seed(1)
+    model = model_lib.build(
+        config.ModelConfig(backbone=backbone, width=4, dropout=0.0, l2=1e-2,
+                           bn_gamma_l2=1e-2), config.LossConfig(), spec)
+    model.compile(optimizer=keras.optimizers.SGD(0.1))
+  before = [w.numpy() for w in model.weights]
+  model.fit(spec.splits["train"].examples.batch(8), epochs=1, verbose=0,
+            shuffle=False)
+  return [w.numpy() - b for w, b in zip(model.weights, before)]
+
+
+@pytest.mark.parametrize("backbone", ["cnn"])
+def test_one_step_on_two_replicas_equals_one_replica(backbone, two_replicas):
+  """Synchronized BN makes the update of a step replica-count independent."""
+  spec = _image_spec()
+  single = _update_of_one_step(tf.distribute.get_strategy(), spec, backbone)
+  mirrored = _update_of_one_step(two_replicas, spec, backbone)
+  for one, two in zip(single, mirrored):
+    np.testing.assert_allclose(two, one, rtol=1e-3, atol=1e-6)
