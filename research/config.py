@@ -20,6 +20,23 @@ class DataConfig:
   synthetic_separation: float = 1.0
   synthetic_coupling: float = 0.7
   hierarchy_file: Optional[str] = None
+  data_dir: str = ""
+  train_file: str = ""
+  val_file: str = ""
+  test_file: str = ""
+  validation_share: float = 0.1
+  num_coarse_classes: int = 0
+  num_fine_classes: int = 0
+  image_size: int = 32
+  augment_crop_padding: int = 0
+  augment_flip: bool = False
+  augment_brightness: float = 0.0
+  cache_images: bool = True
+  text_column: str = "text"
+  coarse_column: str = "coarse"
+  fine_column: str = "fine"
+  vocab_size: int = 20000
+  sequence_length: int = 64
 
 
 @dataclasses.dataclass(frozen=True)
@@ -30,6 +47,7 @@ class ModelConfig:
   width: int = 128
   dropout: float = 0.1
   l2: float = 0.0
+  bn_gamma_l2: float = 0.0
 
 
 @dataclasses.dataclass(frozen=True)

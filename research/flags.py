@@ -59,6 +59,49 @@ _in_group("data", flags.DEFINE_string, "hierarchy_file", None,
           "line, '#' comments); default: the pairs counted on the training "
           "split.")
 
+_in_group("data", flags.DEFINE_string, "data_dir", "",
+          "Folder of the data files (label_file: image paths are relative "
+          "to it; default the label file's folder).")
+_in_group("data", flags.DEFINE_string, "train_file", "",
+          "label_file/csv_text: training file (default train.txt / train.csv "
+          "in --data_dir).")
+_in_group("data", flags.DEFINE_string, "val_file", "",
+          "label_file/csv_text: validation file (default val.txt / val.csv "
+          "if present, else a --validation_share of train).")
+_in_group("data", flags.DEFINE_string, "test_file", "",
+          "label_file/csv_text: test file (default test.txt / test.csv).")
+_in_group("data", flags.DEFINE_float, "validation_share", 0.1,
+          "Share of the training split held out (seeded by --seed) as "
+          "validation when the source has no validation split.")
+_in_group("data", flags.DEFINE_integer, "num_coarse_classes", 0,
+          "label_file/csv_text with integer labels: number of coarse classes "
+          "(0 = 1 + the largest in the training file).")
+_in_group("data", flags.DEFINE_integer, "num_fine_classes", 0,
+          "label_file/csv_text with integer labels: number of fine classes "
+          "(0 = 1 + the largest in the training file).")
+_in_group("data", flags.DEFINE_integer, "image_size", 32,
+          "label_file: images are resized to image_size x image_size.")
+_in_group("data", flags.DEFINE_integer, "augment_crop_padding", 0,
+          "Images: pad by this many pixels and random-crop back (0 = off).")
+_in_group("data", flags.DEFINE_boolean, "augment_flip", False,
+          "Images: random left-right flips in training.")
+_in_group("data", flags.DEFINE_float, "augment_brightness", 0.0,
+          "Images: random brightness delta up to this (0 = off; pixels are "
+          "in [0, 1]).")
+_in_group("data", flags.DEFINE_boolean, "cache_images", True,
+          "label_file/tfrecord: keep decoded examples in memory after the "
+          "first epoch (turn off when they do not fit).")
+_in_group("data", flags.DEFINE_string, "text_column", "text",
+          "csv_text: header name of the text column.")
+_in_group("data", flags.DEFINE_string, "coarse_column", "coarse",
+          "csv_text: header name of the coarse label column.")
+_in_group("data", flags.DEFINE_string, "fine_column", "fine",
+          "csv_text: header name of the fine label column.")
+_in_group("data", flags.DEFINE_integer, "vocab_size", 20000,
+          "Text: vocabulary size of the TextVectorization adapted on train.")
+_in_group("data", flags.DEFINE_integer, "sequence_length", 64,
+          "Text: tokens per example (padded or truncated).")
+
 # ---- model
 _in_group("model", flags.DEFINE_enum, "backbone", "mlp",
           sorted(backbones.REGISTRY), "Feature extractor shared by both heads.")
@@ -75,6 +118,8 @@ _in_group("model", flags.DEFINE_float, "dropout", 0.1,
           "Dropout rate before the heads.")
 _in_group("model", flags.DEFINE_float, "l2", 0.0,
           "L2 weight decay on conv/dense kernels, added through model.losses.")
+_in_group("model", flags.DEFINE_float, "bn_gamma_l2", 0.0,
+          "L2 weight decay on batch-norm gammas (separate from --l2).")
 
 # ---- loss
 _in_group("loss", flags.DEFINE_enum, "loss", "ce", sorted(losses.REGISTRY),
@@ -224,6 +269,17 @@ flags.register_validator(
 flags.register_validator("loss_weight_schedule", _valid_schedule)
 flags.register_multi_flags_validator(
     ["head", "loss", "loss_weights", "loss_weight_schedule"], _head_fits_loss)
+flags.register_validator(
+    "validation_share", lambda v: 0 < v < 1,
+    "expected a share in (0, 1): training needs a validation split")
+for _name in ("image_size", "vocab_size", "sequence_length"):
+  flags.register_validator(_name, lambda v: v > 0, "expected a positive integer")
+for _name in ("num_coarse_classes", "num_fine_classes", "augment_crop_padding"):
+  flags.register_validator(_name, lambda v: v >= 0,
+                           "expected a non-negative integer")
+for _name in ("l2", "bn_gamma_l2", "augment_brightness"):
+  flags.register_validator(_name, lambda v: v >= 0,
+                           "expected a non-negative number")
 
 
 _TYPE_NAMES = {"bool": "bool", "int": "int", "float": "float",

@@ -190,8 +190,10 @@ def build(model_cfg, loss_cfg, spec, hierarchy_mask=None):
                    loss_cfg.loss_weight_schedule)
   if hierarchy_mask is None:
     hierarchy_mask = hierarchy.counted(spec).mask
-  backbone = backbones.build(model_cfg.backbone, spec.input_shape,
-                             model_cfg.width, l2=model_cfg.l2)
+  backbone = backbones.build(
+      model_cfg.backbone, spec.input_shape, spec.input_kind, model_cfg.width,
+      l2=model_cfg.l2, bn_gamma_l2=model_cfg.bn_gamma_l2,
+      vocabulary=spec.vocabulary, sequence_length=spec.sequence_length)
   head = heads.build(model_cfg.head, spec.num_coarse, spec.num_fine,
                      l2=model_cfg.l2)
   num_classes = {"coarse": spec.num_coarse, "fine": spec.num_fine}
@@ -200,5 +202,5 @@ def build(model_cfg, loss_cfg, spec, hierarchy_mask=None):
   model = TwoHeadModel(backbone, head, head_losses, hierarchy_mask,
                        loss_cfg.loss_weights, dropout=model_cfg.dropout,
                        decode=model_cfg.decode)
-  model(keras.ops.zeros((1, *spec.input_shape)))
+  model(spec.example_batch())
   return model

@@ -14,6 +14,7 @@ from research import config
 from research import flags as flags_lib
 from research import guards
 from research import training
+from research.data import problems as data_problems
 
 FLAGS = flags_lib.FLAGS
 
@@ -59,6 +60,8 @@ def main(argv):
     results = training.run(cfg, model_dir)
   except guards.NonFiniteLossError as error:
     sys.exit(f"error: {error}")
+  except data_problems.DataError as error:
+    sys.exit(str(error))  # every bad line at once, no traceback
   print(f"\nTest results ({results['epochs']} epochs, "
         f"{results['wall_seconds']:.0f} s, "
         f"{results['steps_per_second']:.0f} steps/s):")

@@ -18,6 +18,7 @@ from research import model as model_lib
 from research import optim
 from research import strategies
 from research import summaries
+from research.data import classes_file
 from research.data import hierarchy as hierarchy_lib
 from research.data import pipeline
 from research.data import registry as data_registry
@@ -87,6 +88,7 @@ def run(cfg, model_dir, strategy=None):
   summaries.claim_model_dir(output_dir, cfg.as_dict())
   keras.utils.set_random_seed(cfg.train.seed)
   spec = data_registry.load(cfg.data, cfg.train.seed)
+  classes_file.write(spec, output_dir)
   hierarchy = _record_hierarchy(spec, cfg.data.hierarchy_file, output_dir)
   train_split = spec.splits["train"]
   steps_per_epoch = pipeline.num_batches(len(train_split), cfg.train.batch_size)

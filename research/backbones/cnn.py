@@ -5,28 +5,22 @@ import keras
 from research.backbones import layers
 
 
-def cnn(input_shape, width=32, l2=0.0):
+def cnn(input_shape, width=32, l2=0.0, bn_gamma_l2=0.0):
   """Three conv stages (width, 2*width, 4*width), then global average pooling.
 
   Args:
     input_shape: (height, width, channels); a 2-D shape gets a channel axis.
     width: filters of the first stage.
     l2: L2 penalty on the kernels.
+    bn_gamma_l2: L2 penalty on the batch-norm gammas.
 
   Returns:
     A keras.Model mapping images to [batch, 4 * width] features.
   """
-  regularizer = keras.regularizers.L2(l2) if l2 else None
-  inputs = keras.Input(shape=input_shape)
-  images = inputs
-  if len(input_shape) == 2:
-    images = keras.layers.Reshape((*input_shape, 1))(images)
+  inputs, images = layers.image_input(input_shape)
   for stage in range(3):
-    images = keras.layers.Conv2D(width * 2**stage, 3, padding="same",
-                                 use_bias=False,
-                                 kernel_regularizer=regularizer)(images)
-    images = layers.batch_norm()(images)
-    images = keras.layers.ReLU()(images)
+    images = layers.conv_bn_relu(images, width * 2**stage, 3, l2=l2,
+                                 bn_gamma_l2=bn_gamma_l2)
     images = keras.layers.MaxPooling2D()(images) if stage < 2 else images
   features = keras.layers.GlobalAveragePooling2D()(images)
   return keras.Model(inputs, features, name="cnn")

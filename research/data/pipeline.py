@@ -22,6 +22,7 @@ def batched(split, batch_size, training, seed=0, epoch=0):
   if training:
     examples = examples.shuffle(len(split), seed=_epoch_seed(seed, epoch),
                                 reshuffle_each_iteration=False)
+  examples = augmented(examples, split, training, _epoch_seed(seed, epoch))
   examples = examples.batch(batch_size)
   steps = num_batches(len(split), batch_size)
   examples = examples.apply(tf.data.experimental.assert_cardinality(steps))
@@ -45,3 +46,19 @@ def training_epochs(split, batch_size, seed, first_epoch, epochs):
       [batched(split, batch_size, True, seed, epoch)
        for epoch in range(first_epoch, epochs)])
   return stream.prefetch(tf.data.AUTOTUNE)
+
+
+def augmented(examples, split, training, seed):
+  """Applies the split's on-the-fly augmentation to training examples.
+
+  Each example gets its own stateless seed pair from a stream seeded by
+  `seed`; callers key it by (run seed, epoch), so a resumed run augments
+  exactly as an uninterrupted one.
+  """
+  if not training or split.augment is None:
+    return examples
+  seeds = tf.data.Dataset.random(seed=seed)
+  pairs = seeds.batch(2)  # [2] int64 per example
+  return tf.data.Dataset.zip(examples, pairs).map(
+      lambda example, pair: (split.augment(example[0], pair), example[1]),
+      num_parallel_calls=tf.data.AUTOTUNE)

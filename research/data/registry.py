@@ -1,9 +1,19 @@
 """Data source registry: `--dataset` name -> loader(data_cfg, seed) -> DataSpec."""
 
+from research.data import cifar100
+from research.data import csv_text
+from research.data import fashion_mnist
+from research.data import label_file
 from research.data import synthetic
+from research.data import tfrecord
 
 REGISTRY = {
     "synthetic": synthetic.load,
+    "label_file": label_file.load,
+    "csv_text": csv_text.load,
+    "tfrecord": tfrecord.load,
+    "fashion_mnist": fashion_mnist.load,
+    "cifar100": cifar100.load,
 }
 
 

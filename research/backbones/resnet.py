@@ -1,0 +1,93 @@
+"""ResNet-18 and ResNeXt-18 sized for small images (CIFAR-style stem).
+
+The stem is one 3x3 conv at stride 1 with no max-pool, so 32x32 inputs keep
+enough resolution; four stages of two blocks each at widths w, 2w, 4w, 8w,
+downsampling by 2 at stages 2-4.
+"""
+
+import keras
+
+from research.backbones import layers
+
+STAGE_STRIDES = (1, 2, 2, 2)
+BLOCKS_PER_STAGE = 2
+
+
+def _shortcut(images, filters, strides, l2, bn_gamma_l2):
+  if strides == 1 and images.shape[-1] == filters:
+    return images
+  return layers.conv_bn_relu(images, filters, 1, strides=strides, l2=l2,
+                             bn_gamma_l2=bn_gamma_l2, relu=False)
+
+
+def basic_block(images, filters, strides, l2=0.0, bn_gamma_l2=0.0):
+  """Two 3x3 convs plus the (projected) input."""
+  shortcut = _shortcut(images, filters, strides, l2, bn_gamma_l2)
+  out = layers.conv_bn_relu(images, filters, 3, strides, l2=l2,
+                            bn_gamma_l2=bn_gamma_l2)
+  out = layers.conv_bn_relu(out, filters, 3, l2=l2, bn_gamma_l2=bn_gamma_l2,
+                            relu=False)
+  return keras.layers.ReLU()(keras.layers.Add()([out, shortcut]))
+
+
+def grouped_block(images, filters, strides, cardinality, l2=0.0,
+                  bn_gamma_l2=0.0):
+  """ResNeXt block: 1x1, grouped 3x3 (`cardinality` groups), 1x1, plus input."""
+  shortcut = _shortcut(images, filters, strides, l2, bn_gamma_l2)
+  out = layers.conv_bn_relu(images, filters, 1, l2=l2, bn_gamma_l2=bn_gamma_l2)
+  out = layers.conv_bn_relu(out, filters, 3, strides, groups=cardinality,
+                            l2=l2, bn_gamma_l2=bn_gamma_l2)
+  out = layers.conv_bn_relu(out, filters, 1, l2=l2, bn_gamma_l2=bn_gamma_l2,
+                            relu=False)
+  return keras.layers.ReLU()(keras.layers.Add()([out, shortcut]))
+
+
+def _residual_net(name, block, input_shape, width, l2, bn_gamma_l2):
+  inputs, images = layers.image_input(input_shape)
+  images = layers.conv_bn_relu(images, width, 3, l2=l2,
+                               bn_gamma_l2=bn_gamma_l2)
+  for stage, stride in enumerate(STAGE_STRIDES):
+    for index in range(BLOCKS_PER_STAGE):
+      images = block(images, width * 2**stage, stride if index == 0 else 1,
+                     l2=l2, bn_gamma_l2=bn_gamma_l2)
+  features = keras.layers.GlobalAveragePooling2D()(images)
+  return keras.Model(inputs, features, name=name)
+
+
+def resnet18(input_shape, width=64, l2=0.0, bn_gamma_l2=0.0):
+  """ResNet-18 with basic blocks.
+
+  Args:
+    input_shape: (height, width, channels); a 2-D shape gets a channel axis.
+    width: filters of the stem and first stage (64 in the paper).
+    l2: L2 penalty on the conv kernels.
+    bn_gamma_l2: L2 penalty on the batch-norm gammas.
+
+  Returns:
+    A keras.Model mapping images to [batch, 8 * width] features.
+  """
+  return _residual_net("resnet18", basic_block, input_shape, width, l2,
+                       bn_gamma_l2)
+
+
+def resnext18(input_shape, width=64, l2=0.0, bn_gamma_l2=0.0, cardinality=4):
+  """ResNeXt-18: ResNet-18's layout with grouped-convolution blocks.
+
+  Args:
+    input_shape: (height, width, channels); a 2-D shape gets a channel axis.
+    width: filters of the stem and first stage; a multiple of `cardinality`.
+    l2: L2 penalty on the conv kernels.
+    bn_gamma_l2: L2 penalty on the batch-norm gammas.
+    cardinality: groups of each 3x3 convolution.
+
+  Returns:
+    A keras.Model mapping images to [batch, 8 * width] features.
+  """
+  if width % cardinality:
+    raise ValueError(f"resnext18: --width={width} must be a multiple of the "
+                     f"cardinality {cardinality}")
+
+  def block(images, filters, strides, l2, bn_gamma_l2):
+    return grouped_block(images, filters, strides, cardinality, l2, bn_gamma_l2)
+
+  return _residual_net("resnext18", block, input_shape, width, l2, bn_gamma_l2)

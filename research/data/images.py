@@ -1,0 +1,68 @@
+"""Image decode, resize and on-the-fly augmentation (tf.image, stateless).
+
+Images enter models as float32 in [0, 1], shaped [height, width, channels].
+Augmentation draws its randomness from per-example seeds, so one seed gives
+one stream of crops/flips regardless of threading.
+"""
+
+import tensorflow as tf
+
+CHANNELS = 3
+
+
+def decode(encoded, image_size):
+  """JPEG/PNG/GIF/BMP bytes -> float32 [image_size, image_size, 3] in [0, 1]."""
+  image = tf.io.decode_image(encoded, channels=CHANNELS,
+                             expand_animations=False)  # [h, w, 3] uint8
+  image = tf.image.resize(image, [image_size, image_size])  # float32 0..255
+  return tf.clip_by_value(image / 255.0, 0.0, 1.0)
+
+
+def undecodable(paths):
+  """Indices of the files in `paths` that tf.io.decode_image cannot decode.
+
+  Decodes in parallel with tf.data; failing elements are dropped by
+  `ignore_errors`, so the indices that never come out are the bad ones.
+  """
+  if not paths:
+    return set()
+  indexed = tf.data.Dataset.from_tensor_slices(
+      (tf.range(len(paths)), tf.constant(paths)))
+
+  def decodes(index, path):
+    image = tf.io.decode_image(tf.io.read_file(path), channels=CHANNELS,
+                               expand_animations=False)
+    return index, tf.reduce_max(image)  # uses the pixels: the decode must run
+
+  good = indexed.map(decodes, num_parallel_calls=tf.data.AUTOTUNE)
+  good = good.ignore_errors()
+  seen = {int(i) for i, _ in good.as_numpy_iterator()}
+  return set(range(len(paths))) - seen
+
+
+def augmenter(crop_padding=0, flip=False, brightness=0.0):
+  """Returns augment(image, seed) -> image, or None when nothing is enabled.
+
+  Args:
+    crop_padding: pad by this many pixels (edge-reflected) and crop back to the
+      original size at a random offset; 0 disables.
+    flip: random left-right flips.
+    brightness: random brightness delta in [-brightness, brightness].
+  """
+  if not (crop_padding or flip or brightness):
+    return None
+
+  def augment(image, seed):  # image [h, w, c] float32, seed [2] int64
+    seeds = tf.random.experimental.stateless_split(seed, 3)  # [3, 2]
+    if crop_padding:
+      padded = tf.pad(image, [[crop_padding] * 2, [crop_padding] * 2, [0, 0]],
+                      mode="REFLECT")
+      image = tf.image.stateless_random_crop(padded, tf.shape(image), seeds[0])
+    if flip:
+      image = tf.image.stateless_random_flip_left_right(image, seeds[1])
+    if brightness:
+      image = tf.image.stateless_random_brightness(image, brightness, seeds[2])
+      image = tf.clip_by_value(image, 0.0, 1.0)
+    return image
+
+  return augment

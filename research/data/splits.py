@@ -1,0 +1,54 @@
+"""Split files and the seeded validation carve-out shared by all sources."""
+
+import os
+
+import numpy as np
+
+SPLITS = ("train", "validation", "test")
+
+
+def carve_validation(size, share, seed):
+  """Seeded (train_indices, validation_indices) of a split without validation.
+
+  Args:
+    size: number of training examples.
+    share: fraction moved to validation (at least one example when > 0).
+    seed: the run's seed; the same seed always carves the same examples.
+
+  Returns:
+    Two sorted int arrays partitioning range(size).
+  """
+  count = min(max(int(round(size * share)), 1 if share > 0 else 0), size - 1)
+  order = np.random.default_rng(seed).permutation(size)
+  return np.sort(order[count:]), np.sort(order[:count])
+
+
+def split_files(data_cfg, defaults):
+  """Resolves the per-split files of a file-based source.
+
+  Args:
+    data_cfg: config.DataConfig (data_dir, train_file, val_file, test_file).
+    defaults: split -> file name tried in data_dir when its flag is empty.
+
+  Returns:
+    split -> path or None (validation may be None: it is then carved).
+  """
+  given = {"train": data_cfg.train_file, "validation": data_cfg.val_file,
+           "test": data_cfg.test_file}
+  files = {}
+  for split in SPLITS:
+    name = given[split] or defaults.get(split)
+    if not name:
+      files[split] = None
+      continue
+    path = os.path.expanduser(name)
+    if not os.path.isabs(path) and data_cfg.data_dir and not os.path.exists(path):
+      path = os.path.join(os.path.expanduser(data_cfg.data_dir), path)
+    optional = split == "validation" and not given[split]
+    files[split] = None if optional and not os.path.exists(path) else path
+  return files
+
+
+def ordered(by_split):
+  """The same mapping in train, validation, test order (for stable reports)."""
+  return {split: by_split[split] for split in SPLITS if split in by_split}

@@ -1,0 +1,251 @@
+"""`tfrecord`: sharded TFRecord files written from any source, and their reader.
+
+Folder layout (`--data_dir`): `dataset.json` plus `{split}-NNNNN-of-MMMMM.tfrecord`
+shards for train, test and optionally validation (carved from train if absent).
+
+Feature spec of one `tf.train.Example`:
+  coarse    int64 [1]   coarse label index, -1 = missing
+  fine      int64 [1]   fine label index, -1 = missing
+  and the input, by `dataset.json`'s input_kind:
+  image     bytes [1]   PNG-encoded uint8 [height, width, channels]
+  text      bytes [1]   UTF-8 text
+  features  float [d]   flattened dense features of input_shape
+
+`dataset.json`: input_kind, input_shape, coarse_names, fine_names,
+fine_to_coarse (list or null), and per split its shard names and count.
+"""
+
+import json
+import os
+
+import numpy as np
+import tensorflow as tf
+
+from research.data import csv_text
+from research.data import images
+from research.data import problems as problems_lib
+from research.data import spec as spec_lib
+from research.data import splits as splits_lib
+
+METADATA = "dataset.json"
+LABELS = {"coarse": tf.io.FixedLenFeature([1], tf.int64),
+          "fine": tf.io.FixedLenFeature([1], tf.int64)}
+
+
+def input_feature(kind, input_shape):
+  """The parse spec of the input feature for `kind`."""
+  if kind == "features":
+    return {"features": tf.io.FixedLenFeature([int(np.prod(input_shape))],
+                                              tf.float32)}
+  return {kind: tf.io.FixedLenFeature([1], tf.string)}
+
+
+def _example(kind, value, coarse, fine):
+  if kind == "features":
+    feature = tf.train.Feature(
+        float_list=tf.train.FloatList(value=np.ravel(value)))
+  elif kind == "image":
+    pixels = tf.cast(tf.round(value * 255.0), tf.uint8)
+    feature = tf.train.Feature(bytes_list=tf.train.BytesList(
+        value=[tf.io.encode_png(pixels).numpy()]))
+  else:
+    feature = tf.train.Feature(bytes_list=tf.train.BytesList(value=[value]))
+  labels = {name: tf.train.Feature(int64_list=tf.train.Int64List(value=[v]))
+            for name, v in (("coarse", coarse), ("fine", fine))}
+  return tf.train.Example(features=tf.train.Features(
+      feature={kind: feature, **labels}))
+
+
+def write(spec, output_dir, shards=4):
+  """Writes every split of `spec` as `shards` TFRecord files + dataset.json.
+
+  Args:
+    spec: a loaded DataSpec (its splits' examples, before augmentation).
+    output_dir: folder to write into (created).
+    shards: files per split; examples go round-robin.
+
+  Returns:
+    The metadata dict written to dataset.json.
+  """
+  os.makedirs(output_dir, exist_ok=True)
+  metadata = {
+      "input_kind": spec.input_kind, "input_shape": list(spec.input_shape),
+      "coarse_names": list(spec.coarse_names),
+      "fine_names": list(spec.fine_names),
+      "fine_to_coarse": (None if spec.fine_to_coarse is None
+                         else [int(p) for p in spec.fine_to_coarse]),
+      "splits": {}}
+  for split_name, split in spec.splits.items():
+    names = [f"{split_name}-{i:05d}-of-{shards:05d}.tfrecord"
+             for i in range(shards)]
+    writers = [tf.io.TFRecordWriter(os.path.join(output_dir, n)) for n in names]
+    for i, (value, labels) in enumerate(split.examples.as_numpy_iterator()):
+      example = _example(spec.input_kind, value, int(labels["coarse"]),
+                         int(labels["fine"]))
+      writers[i % shards].write(example.SerializeToString())
+    for writer in writers:
+      writer.close()
+    metadata["splits"][split_name] = {"files": names, "count": len(split)}
+  with open(os.path.join(output_dir, METADATA), "w", encoding="utf-8") as f:
+    json.dump(metadata, f, indent=2)
+  return metadata
+
+
+def read_metadata(data_dir):
+  """dataset.json of a TFRecord folder; DataError if absent or unreadable."""
+  path = os.path.join(os.path.expanduser(data_dir or "."), METADATA)
+  try:
+    with open(path, encoding="utf-8") as f:
+      return json.load(f)
+  except (OSError, ValueError) as error:
+    raise problems_lib.DataError([problems_lib.Problem(
+        path, None, f"cannot read the TFRecord metadata ({error}); write the "
+        "folder with `python -m research.data.to_tfrecord`")]) from None
+
+
+def _decode_input(kind, input_shape, example):
+  if kind == "image":
+    image = tf.io.decode_png(example["image"][0], channels=input_shape[-1])
+    image = tf.ensure_shape(image, input_shape)  # [h, w, c] uint8
+    return tf.cast(image, tf.float32) / 255.0
+  if kind == "text":
+    return example["text"][0]
+  return tf.reshape(example["features"], input_shape)
+
+
+def parser(kind, input_shape):
+  """record -> (input, {"coarse", "fine"}) following the feature spec."""
+  features = {**LABELS, **input_feature(kind, input_shape)}
+
+  def parse(record):
+    example = tf.io.parse_single_example(record, features)
+    labels = {n: tf.cast(example[n][0], tf.int32) for n in LABELS}
+    return _decode_input(kind, input_shape, example), labels
+
+  return parse
+
+
+def read_shard(path, kind, input_shape, num_classes):
+  """(coarse [n], fine [n], problems) of one shard; lines are record numbers.
+
+  Args:
+    path: shard file.
+    kind, input_shape: from dataset.json.
+    num_classes: {"coarse": n, "fine": n}.
+  """
+  labels = {"coarse": [], "fine": []}
+  found = []
+  records = tf.data.TFRecordDataset(path)
+  try:
+    for batch in records.map(
+        lambda r: tf.io.parse_single_example(r, LABELS)).batch(4096):
+      for name in LABELS:
+        labels[name].extend(batch[name][:, 0].numpy())
+  except (tf.errors.DataLossError, tf.errors.InvalidArgumentError) as error:
+    found.append(problems_lib.Problem(
+        path, len(labels["fine"]) + 1,
+        f"unreadable record ({error.message.splitlines()[0]})"))
+  coarse, fine = (np.asarray(labels[n], np.int32) for n in ("coarse", "fine"))
+  for name, values in (("coarse", coarse), ("fine", fine)):
+    for i in np.flatnonzero((values < -1) | (values >= num_classes[name])):
+      found.append(problems_lib.Problem(
+          path, int(i) + 1, f"{name} label {values[i]} out of range "
+          f"[0, {num_classes[name]})"))
+  if not found and kind == "image":
+    parse = parser(kind, input_shape)
+    decoded = records.enumerate().map(
+        lambda i, r: (i, tf.reduce_max(parse(r)[0]))).ignore_errors()
+    good = {int(i) for i, _ in decoded.as_numpy_iterator()}
+    found += [problems_lib.Problem(path, i + 1, "image input cannot be "
+                                   f"parsed as {input_shape} image")
+              for i in sorted(set(range(len(fine))) - good)]
+  return coarse, fine, found
+
+
+def _read_split(data_dir, entry, metadata):
+  kind, shape = metadata["input_kind"], tuple(metadata["input_shape"])
+  num_classes = {"coarse": len(metadata["coarse_names"]),
+                 "fine": len(metadata["fine_names"])}
+  paths = [os.path.join(data_dir, n) for n in entry["files"]]
+  coarse, fine, found = [], [], []
+  for path in paths:
+    if not os.path.isfile(path):
+      found.append(problems_lib.Problem(path, None, "shard not found"))
+      continue
+    shard_coarse, shard_fine, shard_problems = read_shard(path, kind, shape,
+                                                          num_classes)
+    coarse.append(shard_coarse)
+    fine.append(shard_fine)
+    found += shard_problems
+  coarse = np.concatenate(coarse or [np.zeros(0, np.int32)])
+  fine = np.concatenate(fine or [np.zeros(0, np.int32)])
+  if not found and len(fine) != entry["count"]:
+    found.append(problems_lib.Problem(
+        os.path.join(data_dir, METADATA), None,
+        f"{entry['count']} examples listed, {len(fine)} in the shards"))
+  return paths, coarse, fine, found
+
+
+def load(data_cfg, seed):
+  """Reads a folder written by `write`; carves validation if it has none.
+
+  Args:
+    data_cfg: config.DataConfig (data_dir, validation_share, augment_*,
+      cache_images, vocab_size, sequence_length).
+    seed: seed of the validation carve-out.
+
+  Returns:
+    DataSpec as described by dataset.json.
+  """
+  data_dir = os.path.expanduser(data_cfg.data_dir or ".")
+  metadata = read_metadata(data_dir)
+  kind, shape = metadata["input_kind"], tuple(metadata["input_shape"])
+  read, found = {}, []
+  for split, entry in metadata["splits"].items():
+    *read[split], split_problems = _read_split(data_dir, entry, metadata)
+    found += split_problems
+  problems_lib.raise_if_any(found)
+  splits = {}
+  for split, (paths, coarse, fine) in read.items():
+    examples = tf.data.TFRecordDataset(paths).map(
+        parser(kind, shape), num_parallel_calls=tf.data.AUTOTUNE)
+    if data_cfg.cache_images:
+      examples = examples.cache()
+    splits[split] = spec_lib.Split(examples, coarse, fine)
+  if "validation" not in splits:
+    splits["train"], splits["validation"] = _carved(
+        splits["train"], data_cfg.validation_share, seed)
+  if kind == "image":
+    augment = images.augmenter(data_cfg.augment_crop_padding,
+                               data_cfg.augment_flip,
+                               data_cfg.augment_brightness)
+    splits["train"] = spec_lib.Split(splits["train"].examples,
+                                     splits["train"].coarse,
+                                     splits["train"].fine, augment)
+  text = {}
+  if kind == "text":
+    texts = [t.decode() for t, _ in splits["train"].examples.as_numpy_iterator()]
+    text = {"vocabulary": csv_text.adapted_vocabulary(
+        texts, data_cfg.vocab_size, data_cfg.sequence_length),
+            "sequence_length": data_cfg.sequence_length}
+  parents = metadata.get("fine_to_coarse")
+  return spec_lib.DataSpec(
+      name="tfrecord", input_shape=shape, input_kind=kind,
+      coarse_names=tuple(metadata["coarse_names"]),
+      fine_names=tuple(metadata["fine_names"]),
+      splits=splits_lib.ordered(splits),
+      fine_to_coarse=None if parents is None else np.asarray(parents, np.int32),
+      **text)
+
+
+def _carved(train, share, seed):
+  """(train, validation) Splits: a seeded share of train's examples held out."""
+  keep, held = splits_lib.carve_validation(len(train), share, seed)
+  held_mask = np.zeros(len(train), bool)
+  held_mask[held] = True
+  flags = tf.data.Dataset.from_tensor_slices(held_mask)
+  tagged = tf.data.Dataset.zip(train.examples, flags)
+  pick = lambda want: tagged.filter(lambda ex, h: tf.equal(h, want)).map(
+      lambda ex, h: ex)
+  return (spec_lib.Split(pick(False), train.coarse[keep], train.fine[keep]),
+          spec_lib.Split(pick(True), train.coarse[held], train.fine[held]))
