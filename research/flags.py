@@ -62,6 +62,37 @@ _in_group("loss", flags.DEFINE_enum, "loss", "ce", sorted(losses.REGISTRY),
           "Loss for both heads (see README for when to use each).")
 _in_group("loss", flags.DEFINE_list, "loss_weights", ["1", "1"],
           "Two non-negative numbers: weights of the coarse and fine losses.")
+_in_group("loss", flags.DEFINE_enum, "coarse_loss", None,
+          sorted(losses.REGISTRY), "Loss of the coarse head (unset: --loss).")
+_in_group("loss", flags.DEFINE_enum, "fine_loss", None,
+          sorted(losses.REGISTRY), "Loss of the fine head (unset: --loss).")
+_in_group("loss", flags.DEFINE_enum, "class_weight", "none",
+          list(losses.class_balance.WEIGHTINGS),
+          "Per-class loss weights counted per head from the training labels: "
+          "balanced = n / (C * n_c); effective_number = Cui et al. 2019.")
+_in_group("loss", flags.DEFINE_float, "class_weight_beta", 0.999,
+          "effective_number: beta in [0, 1) (0 = equal weights).")
+_in_group("loss", flags.DEFINE_float, "smoothing_epsilon", 0.1,
+          "label_smoothing: epsilon in [0, 1) (0 = plain CE).")
+_in_group("loss", flags.DEFINE_float, "focal_gamma", 2.0,
+          "focal: focusing exponent gamma >= 0 (0 = plain CE).")
+_in_group("loss", flags.DEFINE_list, "coarse_focal_alpha", [],
+          "focal: optional per-class alpha of the coarse head, one "
+          "non-negative number per coarse class (empty = none).")
+_in_group("loss", flags.DEFINE_list, "fine_focal_alpha", [],
+          "focal: optional per-class alpha of the fine head, one "
+          "non-negative number per fine class (empty = none).")
+_in_group("loss", flags.DEFINE_enum, "ghm_form", "softmax",
+          list(losses.ghm.FORMS),
+          "ghm: softmax (one weight per example, CE) or sigmoid (mmdetection "
+          "GHMC: one weight per class element, one-vs-rest BCE).")
+_in_group("loss", flags.DEFINE_integer, "ghm_bins", 30,
+          "ghm: number of gradient-norm bins (1 bin, momentum 0 = CE).")
+_in_group("loss", flags.DEFINE_float, "ghm_momentum", 0.75,
+          "ghm: EMA momentum of the bin counts in [0, 1) (0 = this batch's).")
+_in_group("loss", flags.DEFINE_float, "logit_adjust_tau", 1.0,
+          "logit_adjusted: tau of logits + tau * log(train prior) "
+          "(0 = plain CE).")
 
 # ---- optim
 _in_group("optim", flags.DEFINE_enum, "optimizer", "adam",
@@ -97,6 +128,13 @@ def _two_non_negative_numbers(values):
   return len(numbers) == 2 and all(n >= 0 for n in numbers)
 
 
+def _non_negative_numbers(values):
+  try:
+    return all(float(v) >= 0 for v in values)
+  except ValueError:
+    return False
+
+
 def _not_a_file(path):
   return path is None or not os.path.isfile(path)
 
@@ -120,6 +158,20 @@ flags.register_validator(
     "expected two non-negative numbers, e.g. --loss_weights=1,0.5")
 flags.register_validator(
     "model_dir", _not_a_file, "expected a folder, but a file is there")
+flags.register_validator(
+    "class_weight_beta", lambda v: 0 <= v < 1, "expected beta in [0, 1)")
+flags.register_validator(
+    "smoothing_epsilon", lambda v: 0 <= v < 1, "expected epsilon in [0, 1)")
+flags.register_validator(
+    "focal_gamma", lambda v: v >= 0, "expected gamma >= 0")
+for _alpha_flag in ("coarse_focal_alpha", "fine_focal_alpha"):
+  flags.register_validator(
+      _alpha_flag, _non_negative_numbers,
+      "expected non-negative numbers, one per class, e.g. 0.25,0.75,1,1")
+flags.register_validator(
+    "ghm_bins", lambda v: v >= 1, "expected a positive number of bins")
+flags.register_validator(
+    "ghm_momentum", lambda v: 0 <= v < 1, "expected momentum in [0, 1)")
 
 
 def _flag_row(flag):

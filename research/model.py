@@ -16,20 +16,14 @@ from research import backbones
 from research import heads
 from research import losses
 from research import metrics as metrics_lib
+from research.data import hierarchy
+from research.distribute_utils import global_sum
 
 HEADS = metrics_lib.HEADS
 
 Objective = collections.namedtuple(
     "Objective", ["replica_loss", "total", "head_losses", "head_counts",
                   "batch_size"])
-
-
-def global_sum(value):
-  """Sum of `value` over the replicas in sync (the value itself on one)."""
-  context = tf.distribute.get_replica_context()
-  if context is None or tf.distribute.get_strategy().num_replicas_in_sync == 1:
-    return value
-  return context.all_reduce(tf.distribute.ReduceOp.SUM, value)
 
 
 class TwoHeadModel(keras.Model):
@@ -139,9 +133,11 @@ def build(model_cfg, loss_cfg, spec):
                              model_cfg.width, l2=model_cfg.l2)
   head = heads.build(model_cfg.head, spec.num_coarse, spec.num_fine,
                      l2=model_cfg.l2)
-  num_classes = {"coarse": spec.num_coarse, "fine": spec.num_fine}
-  head_losses = {h: losses.build(loss_cfg.loss, num_classes[h], head_name=h)
-                 for h in HEADS}
+  train = spec.splits["train"]
+  train_counts = {
+      "coarse": hierarchy.class_counts(train.coarse, spec.num_coarse),
+      "fine": hierarchy.class_counts(train.fine, spec.num_fine)}
+  head_losses = {h: losses.build(loss_cfg, h, train_counts[h]) for h in HEADS}
   model = TwoHeadModel(backbone, head, head_losses, loss_cfg.loss_weights,
                        dropout=model_cfg.dropout)
   model(keras.ops.zeros((1, *spec.input_shape)))

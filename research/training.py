@@ -15,6 +15,7 @@ from research import strategies
 from research import summaries
 from research.data import pipeline
 from research.data import registry as data_registry
+from research.losses import ghm_summaries
 
 
 def _datasets(spec, batch_size, seed):
@@ -23,7 +24,7 @@ def _datasets(spec, batch_size, seed):
           for name, split in spec.splits.items()}
 
 
-def _callbacks(model_dir, throughput):
+def _callbacks(model_dir, throughput, model):
   checkpoints = os.path.join(model_dir, "checkpoints")
   return [
       keras.callbacks.BackupAndRestore(os.path.join(model_dir, "backup")),
@@ -34,7 +35,7 @@ def _callbacks(model_dir, throughput):
           monitor="val_fine/accuracy", mode="max", save_best_only=True),
       summaries.EpochScalars(model_dir),
       throughput,
-  ]
+  ] + ghm_summaries.callbacks_for(model, model_dir)
 
 
 def run(cfg, model_dir):
@@ -63,7 +64,7 @@ def run(cfg, model_dir):
   history = model.fit(datasets["train"], validation_data=datasets["validation"],
                       epochs=cfg.train.epochs, verbose=cfg.runtime.verbose,
                       shuffle=False,  # the pipeline shuffles, seeded
-                      callbacks=_callbacks(model_dir, throughput))
+                      callbacks=_callbacks(model_dir, throughput, model))
   test_metrics = model.evaluate(datasets["test"], return_dict=True, verbose=0)
   results = {
       "test": {name: float(value) for name, value in test_metrics.items()},
