@@ -228,7 +228,7 @@ def test_summaries_write_density_and_extreme_bin_shares(tmp_path):
     np.testing.assert_allclose(density[:, 2], counts / counts.sum(),
                                rtol=1e-6)
     np.testing.assert_allclose(density[[0, -1], [0, 1]], [0.0, 1.0])
-    share = loss.last_bin_share.numpy()
+    share = loss.last_bin_share()
     np.testing.assert_allclose(share.sum(), 1.0, rtol=1e-6)
     assert float(values[f"ghm/{head}_lowest_bin_share"]) == share[0]
     assert float(values[f"ghm/{head}_highest_bin_share"]) == share[-1]

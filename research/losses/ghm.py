@@ -54,7 +54,12 @@ class GradientHarmonized(base.HeadLoss):
     state = dict(shape=(bins,), initializer="zeros", trainable=False,
                  aggregation="only_first_replica")
     self.bin_counts = self.add_weight(name="bin_counts", **state)
-    self.last_bin_share = self.add_weight(name="last_bin_share", **state)
+    self.last_counts = self.add_weight(name="last_counts", **state)
+
+  def last_bin_share(self):
+    """[bins] share of valid elements per bin at the last training step."""
+    counts = self.last_counts.numpy()
+    return counts / max(counts.sum(), 1.0)
 
   def call(self, labels, logits, sample_weight=None, training=False):
     """Returns (loss_sum, count) on this replica: both scalars."""
@@ -64,8 +69,7 @@ class GradientHarmonized(base.HeadLoss):
     onehot = tf.one_hot(safe_labels, self.num_classes, dtype=logits.dtype)
     if self.form == "sigmoid":
       norms = tf.abs(tf.sigmoid(logits) - onehot)  # [batch, C]
-      losses = tf.nn.sigmoid_cross_entropy_with_logits(
-          labels=onehot, logits=logits)  # [batch, C]
+      losses = tf.nn.softplus(logits) - logits * onehot  # [batch, C] BCE
       valid = tf.broadcast_to(valid[:, None], tf.shape(logits))  # [batch, C]
       weights = weights[:, None]  # [batch, 1]
     else:
@@ -73,29 +77,30 @@ class GradientHarmonized(base.HeadLoss):
                       axis=-1) / math.sqrt(2.0)  # [batch]
       losses = tf.nn.sparse_softmax_cross_entropy_with_logits(
           labels=safe_labels, logits=logits)  # [batch]
-    density_weights = self.density_weights(
-        tf.stop_gradient(norms), valid, training)  # like norms
-    weighted = density_weights * weights * losses
-    loss_sum = tf.reduce_sum(tf.where(valid, weighted, 0.0))
+    bin_index = tf.raw_ops.Bucketize(
+        input=tf.stop_gradient(norms), boundaries=self.inner_edges)
+    # Invalid elements go to an extra last slot whose weight is 0.
+    bin_index = tf.where(valid, bin_index, self.bins)  # like norms
+    density_weights = self.density_weights(bin_index, training)  # like norms
+    loss_sum = tf.reduce_sum(density_weights * weights * losses)
     return loss_sum, tf.reduce_sum(tf.cast(valid, self.compute_dtype))
 
-  def density_weights(self, norms, valid, training):
-    """GHM weight of every element from the global histogram of `norms`.
+  def density_weights(self, bin_index, training):
+    """GHM weight of every element from the global histogram of its bins.
 
     Args:
-      norms: gradient norms in [0, 1], any shape.
-      valid: bool, same shape: elements that count.
+      bin_index: int32 bin of each element in [0, bins], any shape; `bins`
+        marks an element that does not count.
       training: update the EMA state when true.
 
     Returns:
-      Weights shaped like `norms`, 0 where not valid.
+      Weights shaped like `bin_index`, 0 for elements that do not count.
     """
-    dtype = norms.dtype
-    bin_index = tf.raw_ops.Bucketize(
-        input=norms, boundaries=self.inner_edges)  # like norms, in [0, bins)
+    dtype = self.compute_dtype
+    flat_index = tf.reshape(bin_index, [-1])
     counts = tf.math.unsorted_segment_sum(
-        tf.reshape(tf.cast(valid, dtype), [-1]), tf.reshape(bin_index, [-1]),
-        self.bins)  # [bins] on this replica
+        tf.ones_like(flat_index, dtype), flat_index,
+        self.bins + 1)[:self.bins]  # [bins] on this replica
     counts = distribute_utils.global_sum(counts)  # [bins] global
     total = tf.reduce_sum(counts)
     non_empty = counts > 0
@@ -103,11 +108,10 @@ class GradientHarmonized(base.HeadLoss):
     updated = tf.where(non_empty, self.momentum * previous +
                        (1.0 - self.momentum) * counts, previous)  # [bins]
     used_bins = tf.reduce_sum(tf.cast(non_empty, dtype))
-    bin_weights = tf.where(non_empty, tf.math.divide_no_nan(total, updated),
-                           0.0)  # [bins]
-    bin_weights = tf.math.divide_no_nan(bin_weights, used_bins)
+    # Bins empty in this batch get some weight, but no element gathers it.
+    bin_weights = tf.math.divide_no_nan(total, updated * used_bins)  # [bins]
+    bin_weights = tf.pad(bin_weights, [[0, 1]])  # [bins + 1]
     if training:
       self.bin_counts.assign(tf.cast(updated, self.bin_counts.dtype))
-      self.last_bin_share.assign(tf.cast(
-          tf.math.divide_no_nan(counts, total), self.last_bin_share.dtype))
-    return tf.where(valid, tf.gather(bin_weights, bin_index), 0.0)
+      self.last_counts.assign(tf.cast(counts, self.last_counts.dtype))
+    return tf.gather(bin_weights, bin_index)

@@ -44,7 +44,7 @@ class GhmSummaries(keras.callbacks.Callback):
   def on_epoch_end(self, epoch, logs=None):
     with self.writer.as_default():
       for loss in ghm_losses(self.model):
-        shares = loss.last_bin_share.numpy()  # [bins]
+        shares = loss.last_bin_share()  # [bins]
         tf.summary.write(
             f"ghm/{loss.head}_density",
             density_histogram(loss.bin_counts.numpy()), step=epoch,
