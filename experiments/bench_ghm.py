@@ -2,9 +2,9 @@
 
 Not a test: prints GHM(sigmoid)/CE and GHM(softmax)/CE train-step time ratios
 (target <= 1.05). Round-to-round noise on a shared CPU is large (KERAS3_NOTES:
-+-35%), so the three losses alternate in short blocks within each round, each round
-gives one ratio per form, and the median over rounds is reported, with the
-ratio of the fastest blocks (the least disturbed ones) beside it.
++-35%), so the three losses alternate in short blocks within each round,
+each round gives one ratio per form, and the median over rounds is reported,
+with the ratio of the fastest blocks (the least disturbed ones) beside it.
 
   python -m experiments.bench_ghm [--rounds=7] [--steps=400] [--block=20]
 """

@@ -87,7 +87,8 @@ _in_group("loss", flags.DEFINE_enum, "ghm_form", "softmax",
           "ghm: softmax (one weight per example, CE) or sigmoid (mmdetection "
           "GHMC: one weight per class element, one-vs-rest BCE).")
 _in_group("loss", flags.DEFINE_integer, "ghm_bins", 30,
-          "ghm: number of gradient-norm bins (1 bin, momentum 0 = CE).")
+          "ghm: number of gradient-norm bins (softmax form with 1 bin and "
+          "momentum 0 = CE).")
 _in_group("loss", flags.DEFINE_float, "ghm_momentum", 0.75,
           "ghm: EMA momentum of the bin counts in [0, 1) (0 = this batch's).")
 _in_group("loss", flags.DEFINE_float, "logit_adjust_tau", 1.0,

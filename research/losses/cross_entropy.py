@@ -23,7 +23,8 @@ class LabelSmoothing(base.HeadLoss):
   def __init__(self, num_classes, epsilon=0.1, **kwargs):
     super().__init__(num_classes, **kwargs)
     if not 0 <= epsilon < 1:
-      raise ValueError(f"label smoothing epsilon must be in [0, 1), got {epsilon}")
+      raise ValueError(
+          f"label smoothing epsilon must be in [0, 1), got {epsilon}")
     self.epsilon = epsilon
 
   def per_example(self, labels, logits):
