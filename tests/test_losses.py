@@ -2,12 +2,16 @@
 in its degenerate setting, has finite gradients at extreme logits, and is
 built per head with class weights from the training labels."""
 
+import copy
+
+from absl import flags as absl_flags
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from research import config
+from research import flags as flags_lib
 from research.losses import class_balance
 from research.losses import cross_entropy
 from research.losses import focal
@@ -195,3 +199,28 @@ def test_model_predicts_with_plain_logits_under_logit_adjustment():
   for head in ("coarse", "fine"):
     accuracy = np.mean(np.argmax(logits[head], axis=1) == labels[head])
     np.testing.assert_allclose(logs[f"{head}/accuracy"], accuracy, rtol=1e-6)
+
+
+def _parsed_loss_config(*argv):
+  flag_values = copy.deepcopy(flags_lib.FLAGS)
+  flag_values(["prog", *argv])
+  return config.from_flags(flag_values, flags_lib.GROUPS).loss
+
+
+def test_loss_flags_default_to_the_config_defaults_and_parse_alpha():
+  assert _parsed_loss_config() == config.LossConfig()
+  parsed = _parsed_loss_config("--fine_loss=focal", "--fine_focal_alpha=0.5,1")
+  assert parsed.fine_loss == "focal" and parsed.coarse_loss is None
+  assert parsed.fine_focal_alpha == (0.5, 1.0)
+
+
+@pytest.mark.parametrize("argv, flag", [
+    ("--ghm_momentum=1", "ghm_momentum"), ("--ghm_bins=0", "ghm_bins"),
+    ("--focal_gamma=-1", "focal_gamma"),
+    ("--smoothing_epsilon=1", "smoothing_epsilon"),
+    ("--class_weight_beta=1", "class_weight_beta"),
+    ("--coarse_focal_alpha=a,1", "coarse_focal_alpha"),
+    ("--fine_focal_alpha=-1,1", "fine_focal_alpha")])
+def test_bad_loss_flag_values_name_the_flag(argv, flag):
+  with pytest.raises(absl_flags.IllegalFlagValueError, match=f"--{flag}="):
+    _parsed_loss_config(argv)
