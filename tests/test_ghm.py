@@ -126,6 +126,17 @@ def test_all_labels_ignored_gives_zero_loss_and_keeps_state():
   np.testing.assert_array_equal(layer.bin_counts.numpy(), state)
 
 
+def test_one_bin_without_momentum_is_the_unweighted_loss():
+  logits, labels, sample_weight = _random_batch(np.random.default_rng(4), 3.0)
+  one_bin = ghm.GradientHarmonized(NUM_CLASSES, form="sigmoid", bins=1,
+                                   momentum=0.0, dtype="float64")
+  _, losses, valid = _np_elements("sigmoid", logits, labels)
+  expected = (losses * sample_weight[:, None])[valid].sum() / valid.sum()
+  np.testing.assert_allclose(
+      _layer_loss(one_bin, logits, labels, sample_weight), expected,
+      rtol=1e-12)
+
+
 def test_one_bin_without_momentum_is_cross_entropy():
   logits, labels, sample_weight = _random_batch(np.random.default_rng(2), 3.0)
   one_bin = ghm.GradientHarmonized(NUM_CLASSES, form="softmax", bins=1,

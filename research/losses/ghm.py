@@ -14,8 +14,9 @@ Two forms:
     gradient at the logits scaled to [0, 1]; one weight per example, CE loss,
     normalised by valid examples.
 
-The EMA counts are model state: non-trainable variables of this layer, so they
-are saved with the weights and restored by checkpoints. Bin counts are summed
+The EMA counts (and the last step's counts, for TensorBoard) are model state:
+non-trainable variables of this layer, so they are saved with the weights and
+restored by checkpoints. Bin counts are summed
 over replicas before use, so every replica weights with the global histogram;
 the state changes only when `training` is true (never in test_step); an
 evaluation batch is weighted with the EMA it would have produced.
@@ -102,7 +103,7 @@ class GradientHarmonized(base.HeadLoss):
         tf.ones_like(flat_index, dtype), flat_index,
         self.bins + 1)[:self.bins]  # [bins] on this replica
     counts = distribute_utils.global_sum(counts)  # [bins] global
-    total = tf.reduce_sum(counts)
+    total = tf.reduce_sum(counts)  # valid elements on all replicas
     non_empty = counts > 0
     previous = tf.cast(self.bin_counts, dtype)  # [bins]
     updated = tf.where(non_empty, self.momentum * previous +
