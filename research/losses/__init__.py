@@ -31,9 +31,9 @@ def _focal_alpha(loss_cfg, head, num_classes):
   return tuple(alpha)
 
 
-# Loss name -> the constructor options it takes from the config.
+# Loss name -> the constructor options it takes from the config (none if
+# absent).
 _OPTIONS = {
-    "ce": lambda cfg, head, counts: {},
     "label_smoothing": lambda cfg, head, counts: {
         "epsilon": cfg.smoothing_epsilon},
     "focal": lambda cfg, head, counts: {
@@ -73,4 +73,5 @@ def build(loss_cfg, head, class_counts):
   return REGISTRY[name](
       num_classes=len(class_counts), class_weights=weights, dtype="float32",
       name=f"{head}_{name}_loss",
-      **_OPTIONS[name](loss_cfg, head, class_counts))
+      **_OPTIONS.get(name, lambda cfg, head, counts: {})(
+          loss_cfg, head, class_counts))
