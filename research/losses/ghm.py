@@ -68,23 +68,26 @@ class GradientHarmonized(base.HeadLoss):
         labels, sample_weight, self.class_weights, self.compute_dtype)
     logits = tf.cast(logits, self.compute_dtype)  # [batch, C]
     onehot = tf.one_hot(safe_labels, self.num_classes, dtype=logits.dtype)
+    count = tf.reduce_sum(tf.cast(valid, self.compute_dtype))
     if self.form == "sigmoid":
       norms = tf.abs(tf.sigmoid(logits) - onehot)  # [batch, C]
       losses = tf.nn.softplus(logits) - logits * onehot  # [batch, C] BCE
-      valid = tf.broadcast_to(valid[:, None], tf.shape(logits))  # [batch, C]
+      valid = valid[:, None]  # [batch, 1], broadcast over the classes
       weights = weights[:, None]  # [batch, 1]
+      count *= self.num_classes
     else:
       norms = tf.norm(tf.nn.softmax(logits) - onehot,
                       axis=-1) / math.sqrt(2.0)  # [batch]
       losses = tf.nn.sparse_softmax_cross_entropy_with_logits(
           labels=safe_labels, logits=logits)  # [batch]
-    bin_index = tf.raw_ops.Bucketize(
-        input=tf.stop_gradient(norms), boundaries=self.inner_edges)
+    # Bucketize has an integer output: no gradient flows through the bins.
+    bin_index = tf.raw_ops.Bucketize(input=norms,
+                                     boundaries=self.inner_edges)
     # Invalid elements go to an extra last slot whose weight is 0.
     bin_index = tf.where(valid, bin_index, self.bins)  # like norms
     density_weights = self.density_weights(bin_index, training)  # like norms
     loss_sum = tf.reduce_sum(density_weights * weights * losses)
-    return loss_sum, tf.reduce_sum(tf.cast(valid, self.compute_dtype))
+    return loss_sum, count
 
   def density_weights(self, bin_index, training):
     """GHM weight of every element from the global histogram of its bins.
