@@ -55,6 +55,18 @@ class LossConfig:
   loss: str = "ce"
   loss_weights: Tuple[float, float] = (1.0, 1.0)
   loss_weight_schedule: str = ""
+  coarse_loss: Optional[str] = None
+  fine_loss: Optional[str] = None
+  class_weight: str = "none"
+  class_weight_beta: float = 0.999
+  smoothing_epsilon: float = 0.1
+  focal_gamma: float = 2.0
+  coarse_focal_alpha: Tuple[float, ...] = ()
+  fine_focal_alpha: Tuple[float, ...] = ()
+  ghm_form: str = "softmax"
+  ghm_bins: int = 30
+  ghm_momentum: float = 0.75
+  logit_adjust_tau: float = 1.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -136,8 +148,11 @@ def _section_from_dict(section_cls, values):
 SECTION_TYPES = {f.name: f.type for f in dataclasses.fields(Config)}
 
 
+_FLOAT_LISTS = ("loss_weights", "coarse_focal_alpha", "fine_focal_alpha")
+
+
 def _flag_value(name, value):
-  if name == "loss_weights":
+  if name in _FLOAT_LISTS:
     return tuple(float(v) for v in value)
   return tuple(value) if isinstance(value, list) else value
 

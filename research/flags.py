@@ -58,7 +58,6 @@ _in_group("data", flags.DEFINE_string, "hierarchy_file", None,
           "File of allowed '<coarse> <fine>' pairs (names or indices, one per "
           "line, '#' comments); default: the pairs counted on the training "
           "split.")
-
 _in_group("data", flags.DEFINE_string, "data_dir", "",
           "Folder of the data files (label_file: image paths are relative "
           "to it; default the label file's folder).")
@@ -129,6 +128,38 @@ _in_group("loss", flags.DEFINE_list, "loss_weights", ["1", "1"],
 _in_group("loss", flags.DEFINE_string, "loss_weight_schedule", "",
           "Loss weights by epoch, e.g. 0:0.9/0.1,3:0.5/0.5,6:0.1/0.9 "
           "(epoch:coarse/fine, from epoch 0); replaces --loss_weights.")
+_in_group("loss", flags.DEFINE_enum, "coarse_loss", None,
+          sorted(losses.REGISTRY), "Loss of the coarse head (unset: --loss).")
+_in_group("loss", flags.DEFINE_enum, "fine_loss", None,
+          sorted(losses.REGISTRY), "Loss of the fine head (unset: --loss).")
+_in_group("loss", flags.DEFINE_enum, "class_weight", "none",
+          list(losses.class_balance.WEIGHTINGS),
+          "Per-class loss weights counted per head from the training labels: "
+          "balanced = n / (C * n_c); effective_number = Cui et al. 2019.")
+_in_group("loss", flags.DEFINE_float, "class_weight_beta", 0.999,
+          "effective_number: beta in [0, 1) (0 = equal weights).")
+_in_group("loss", flags.DEFINE_float, "smoothing_epsilon", 0.1,
+          "label_smoothing: epsilon in [0, 1) (0 = plain CE).")
+_in_group("loss", flags.DEFINE_float, "focal_gamma", 2.0,
+          "focal: focusing exponent gamma >= 0 (0 = plain CE).")
+_in_group("loss", flags.DEFINE_list, "coarse_focal_alpha", [],
+          "focal: optional per-class alpha of the coarse head, one "
+          "non-negative number per coarse class (empty = none).")
+_in_group("loss", flags.DEFINE_list, "fine_focal_alpha", [],
+          "focal: optional per-class alpha of the fine head, one "
+          "non-negative number per fine class (empty = none).")
+_in_group("loss", flags.DEFINE_enum, "ghm_form", "softmax",
+          list(losses.ghm.FORMS),
+          "ghm: softmax (one weight per example, CE) or sigmoid (mmdetection "
+          "GHMC: one weight per class element, one-vs-rest BCE).")
+_in_group("loss", flags.DEFINE_integer, "ghm_bins", 30,
+          "ghm: number of gradient-norm bins (softmax form with 1 bin and "
+          "momentum 0 = CE).")
+_in_group("loss", flags.DEFINE_float, "ghm_momentum", 0.75,
+          "ghm: EMA momentum of the bin counts in [0, 1) (0 = this batch's).")
+_in_group("loss", flags.DEFINE_float, "logit_adjust_tau", 1.0,
+          "logit_adjusted: tau of logits + tau * log(train prior) "
+          "(0 = plain CE).")
 
 # ---- optim
 _in_group("optim", flags.DEFINE_enum, "optimizer", "adam",
@@ -211,6 +242,13 @@ def _two_non_negative_numbers(values):
   return len(numbers) == 2 and all(n >= 0 for n in numbers)
 
 
+def _non_negative_numbers(values):
+  try:
+    return all(float(v) >= 0 for v in values)
+  except ValueError:
+    return False
+
+
 def _not_a_file(path):
   return path is None or not os.path.isfile(path)
 
@@ -227,9 +265,11 @@ def _head_fits_loss(values):
   if not _two_non_negative_numbers(values["loss_weights"]):
     return True  # the --loss_weights validator reports it
   try:
-    heads.check_loss(values["head"], values["loss"],
-                     [float(w) for w in values["loss_weights"]],
-                     values["loss_weight_schedule"])
+    heads.check_loss(
+        values["head"],
+        {h: values[f"{h}_loss"] or values["loss"] for h in ("coarse", "fine")},
+        [float(w) for w in values["loss_weights"]],
+        values["loss_weight_schedule"])
   except ValueError as error:
     raise flags.ValidationError(str(error)) from error
   return True
@@ -268,7 +308,8 @@ flags.register_validator(
     "expected an existing mapping file")
 flags.register_validator("loss_weight_schedule", _valid_schedule)
 flags.register_multi_flags_validator(
-    ["head", "loss", "loss_weights", "loss_weight_schedule"], _head_fits_loss)
+    ["head", "loss", "coarse_loss", "fine_loss", "loss_weights",
+     "loss_weight_schedule"], _head_fits_loss)
 flags.register_validator(
     "validation_share", lambda v: 0 < v < 1,
     "expected a share in (0, 1): training needs a validation split")
@@ -280,6 +321,21 @@ for _name in ("num_coarse_classes", "num_fine_classes", "augment_crop_padding"):
 for _name in ("l2", "bn_gamma_l2", "augment_brightness"):
   flags.register_validator(_name, lambda v: v >= 0,
                            "expected a non-negative number")
+
+flags.register_validator(
+    "class_weight_beta", lambda v: 0 <= v < 1, "expected beta in [0, 1)")
+flags.register_validator(
+    "smoothing_epsilon", lambda v: 0 <= v < 1, "expected epsilon in [0, 1)")
+flags.register_validator(
+    "focal_gamma", lambda v: v >= 0, "expected gamma >= 0")
+for _alpha_flag in ("coarse_focal_alpha", "fine_focal_alpha"):
+  flags.register_validator(
+      _alpha_flag, _non_negative_numbers,
+      "expected non-negative numbers, one per class, e.g. 0.25,0.75,1,1")
+flags.register_validator(
+    "ghm_bins", lambda v: v >= 1, "expected a positive number of bins")
+flags.register_validator(
+    "ghm_momentum", lambda v: 0 <= v < 1, "expected momentum in [0, 1)")
 
 
 _TYPE_NAMES = {"bool": "bool", "int": "int", "float": "float",

@@ -106,20 +106,32 @@ REGISTRY = {
 NEEDS_JOINT_LOSS = ("joint",)
 
 
-def check_loss(head, loss, loss_weights=(1.0, 1.0), loss_weight_schedule=""):
-  """Raises ValueError (naming the flags) when head and loss do not fit.
+def check_loss(head, head_losses, loss_weights=(1.0, 1.0),
+               loss_weight_schedule=""):
+  """Raises ValueError (naming the flags) when head and losses do not fit.
 
   A joint head needs a joint loss; a joint loss is one loss over both heads,
-  so per-head loss weights and their schedule cannot apply to it.
+  so both heads must name it (no --coarse_loss/--fine_loss split), and
+  per-head loss weights and their schedule cannot apply to it.
+
+  Args:
+    head: the --head name.
+    head_losses: {"coarse": loss name, "fine": loss name}, overrides applied.
+    loss_weights: (w_coarse, w_fine).
+    loss_weight_schedule: the --loss_weight_schedule text.
   """
-  joint = getattr(losses.REGISTRY.get(loss), "joint", False)
-  if head in NEEDS_JOINT_LOSS and not joint:
+  joint = {h: getattr(losses.REGISTRY.get(name), "joint", False)
+           for h, name in head_losses.items()}
+  shown = ", ".join(f"--{h}_loss={name}" for h, name in head_losses.items())
+  if any(joint.values()) and not all(joint.values()):
+    raise ValueError(f"a joint loss scores both heads at once; got {shown}")
+  if head in NEEDS_JOINT_LOSS and not all(joint.values()):
     raise ValueError(f"--head={head} trains one joined logit vector and needs "
-                     f"--loss=multilabel_ce, got --loss={loss}")
-  if joint and (tuple(loss_weights) != (1.0, 1.0) or loss_weight_schedule):
-    raise ValueError(f"--loss={loss} is one loss over both heads: "
-                     "--loss_weights must stay 1,1 and --loss_weight_schedule "
-                     "empty")
+                     f"--loss=multilabel_ce, got {shown}")
+  if all(joint.values()) and (tuple(loss_weights) != (1.0, 1.0) or
+                              loss_weight_schedule):
+    raise ValueError(f"{shown} is one loss over both heads: --loss_weights "
+                     "must stay 1,1 and --loss_weight_schedule empty")
 
 
 def build(name, num_coarse, num_fine, l2=0.0):

@@ -25,20 +25,13 @@ from research import losses
 from research import metrics as metrics_lib
 from research import strategies
 from research.data import hierarchy
+from research.distribute_utils import global_sum
 
 HEADS = metrics_lib.HEADS
 
 Objective = collections.namedtuple(
     "Objective", ["replica_loss", "total", "head_losses", "head_counts",
                   "batch_size"])
-
-
-def global_sum(value):
-  """Sum of `value` over the replicas in sync (the value itself on one)."""
-  context = tf.distribute.get_replica_context()
-  if context is None or tf.distribute.get_strategy().num_replicas_in_sync == 1:
-    return value
-  return context.all_reduce(tf.distribute.ReduceOp.SUM, value)
 
 
 class TwoHeadModel(keras.Model):
@@ -186,8 +179,9 @@ def build(model_cfg, loss_cfg, spec, hierarchy_mask=None):
   Returns:
     A built TwoHeadModel (its variables exist, so checkpoints can restore).
   """
-  heads.check_loss(model_cfg.head, loss_cfg.loss, loss_cfg.loss_weights,
-                   loss_cfg.loss_weight_schedule)
+  heads.check_loss(model_cfg.head,
+                   {h: losses.loss_name(loss_cfg, h) for h in HEADS},
+                   loss_cfg.loss_weights, loss_cfg.loss_weight_schedule)
   if hierarchy_mask is None:
     hierarchy_mask = hierarchy.counted(spec).mask
   backbone = backbones.build(
@@ -196,9 +190,11 @@ def build(model_cfg, loss_cfg, spec, hierarchy_mask=None):
       vocabulary=spec.vocabulary, sequence_length=spec.sequence_length)
   head = heads.build(model_cfg.head, spec.num_coarse, spec.num_fine,
                      l2=model_cfg.l2)
-  num_classes = {"coarse": spec.num_coarse, "fine": spec.num_fine}
-  head_losses = {h: losses.build(loss_cfg.loss, num_classes[h], head_name=h)
-                 for h in HEADS}
+  train = spec.splits["train"]
+  train_counts = {
+      "coarse": hierarchy.class_counts(train.coarse, spec.num_coarse),
+      "fine": hierarchy.class_counts(train.fine, spec.num_fine)}
+  head_losses = {h: losses.build(loss_cfg, h, train_counts[h]) for h in HEADS}
   model = TwoHeadModel(backbone, head, head_losses, hierarchy_mask,
                        loss_cfg.loss_weights, dropout=model_cfg.dropout,
                        decode=model_cfg.decode)

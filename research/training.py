@@ -22,6 +22,7 @@ from research.data import classes_file
 from research.data import hierarchy as hierarchy_lib
 from research.data import pipeline
 from research.data import registry as data_registry
+from research.losses import ghm_summaries
 
 
 def _evaluation_sets(spec, batch_size):
@@ -30,7 +31,7 @@ def _evaluation_sets(spec, batch_size):
           for name in ("validation", "test")}
 
 
-def _callbacks(cfg, output_dir, state, steps_per_epoch, throughput):
+def _callbacks(cfg, output_dir, state, steps_per_epoch, throughput, model):
   return [
       loss_weights.LossWeightSchedule(  # first: its logs reach the writers
           loss_weights.for_config(cfg.loss)),
@@ -40,7 +41,7 @@ def _callbacks(cfg, output_dir, state, steps_per_epoch, throughput):
           cfg.runtime.best_metric),
       summaries.EpochScalars(output_dir),
       throughput,
-  ]
+  ] + ghm_summaries.callbacks_for(model, output_dir)
 
 
 def _record_hierarchy(spec, hierarchy_file, output_dir):
@@ -107,7 +108,7 @@ def run(cfg, model_dir, strategy=None):
               steps_per_epoch=steps_per_epoch, verbose=cfg.runtime.verbose,
               shuffle=False,  # the pipeline shuffles, keyed by the epoch
               callbacks=_callbacks(cfg, output_dir, state, steps_per_epoch,
-                                   throughput))
+                                   throughput, model))
   results = {
       split: {name: float(value) for name, value in model.evaluate(
           evaluation[split], return_dict=True, verbose=0).items()}

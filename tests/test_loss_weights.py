@@ -98,6 +98,8 @@ def test_schedule_switches_at_its_epochs_resumes_and_is_logged(tmp_path):
 
 @pytest.mark.parametrize("argv, message", [
     (["--head=joint"], "needs --loss=multilabel_ce"),
+    (["--head=joint", "--loss=multilabel_ce", "--fine_loss=ce"],
+     "a joint loss scores both heads at once"),
     (["--loss=multilabel_ce", "--loss_weight_schedule=0:1/0"],
      "--loss_weight_schedule empty"),
     (["--loss_weight_schedule=2:1/1"], "first entry must be for epoch 0"),
@@ -106,3 +108,10 @@ def test_flag_validators_reject_bad_combinations(argv, message):
   values = copy.deepcopy(flags_lib.FLAGS)  # leaves the global FLAGS unparsed
   with pytest.raises(flags.IllegalFlagValueError, match=message):
     values(["prog", *argv])
+
+
+def test_a_joint_loss_named_on_both_heads_is_accepted():
+  values = copy.deepcopy(flags_lib.FLAGS)
+  values(["prog", "--head=joint", "--coarse_loss=multilabel_ce",
+          "--fine_loss=multilabel_ce"])
+  assert values.head == "joint"

@@ -4,6 +4,7 @@ exact global mean on two replicas as on one."""
 import numpy as np
 import tensorflow as tf
 
+from research import config
 from research import losses
 from tests import helpers
 
@@ -31,6 +32,11 @@ def _numpy_multilabel_ce(coarse_logits, fine_logits, coarse, fine, weights):
   return total, count
 
 
+def _multilabel_ce(num_coarse):
+  return losses.build(config.LossConfig(loss="multilabel_ce"), "coarse",
+                      np.ones(num_coarse, np.int64))
+
+
 def test_multilabel_ce_equals_numpy_with_missing_labels_and_weights():
   rng = np.random.default_rng(0)
   coarse_logits = rng.normal(size=(6, 3)).astype(np.float32) * 4
@@ -38,7 +44,7 @@ def test_multilabel_ce_equals_numpy_with_missing_labels_and_weights():
   coarse = np.array([0, 2, -1, 1, -1, 2])
   fine = np.array([4, -1, 3, 0, -1, 2])
   weights = rng.random(6).astype(np.float32)
-  loss = losses.build("multilabel_ce", num_classes=3)
+  loss = _multilabel_ce(num_coarse=3)
   assert loss.joint
   loss_sum, count = loss({"coarse": coarse, "fine": fine},
                          {"coarse": coarse_logits, "fine": fine_logits},
@@ -53,7 +59,7 @@ def test_multilabel_ce_is_stable_and_finite_for_large_logits():
   logits = {"coarse": tf.constant([[500.0, -500.0]]),
             "fine": tf.constant([[-500.0, 500.0, 0.0]])}
   labels = {"coarse": np.array([1]), "fine": np.array([0])}
-  loss = losses.build("multilabel_ce", num_classes=2)
+  loss = _multilabel_ce(num_coarse=2)
   with tf.GradientTape() as tape:
     tape.watch(logits)
     loss_sum, _ = loss(labels, logits)

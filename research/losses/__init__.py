@@ -1,32 +1,79 @@
 """Loss registry: one name per loss, each usable on either head.
 
-`build(name, num_classes, ...)` returns a `base.HeadLoss` layer; the model owns
-it, so any state it keeps (GHM's histogram) is saved with the model.
+`build(loss_cfg, head, num_classes, class_counts)` returns a `base.HeadLoss`
+layer; the model owns it, so any state it keeps (GHM's histogram) is saved
+with the model. See README "Losses" for when to use each.
 """
 
 from research.losses import base
+from research.losses import class_balance
 from research.losses import cross_entropy
+from research.losses import focal
+from research.losses import ghm
+from research.losses import logit_adjusted
 from research.losses import multilabel
 
 REGISTRY = {
     "ce": cross_entropy.CrossEntropy,
+    "label_smoothing": cross_entropy.LabelSmoothing,
+    "focal": focal.Focal,
+    "ghm": ghm.GradientHarmonized,
+    "logit_adjusted": logit_adjusted.LogitAdjusted,
     "multilabel_ce": multilabel.MultilabelCE,
 }
 
 
-def build(name, num_classes, class_weights=None, head_name="head"):
-  """Builds the loss `name` for a head with `num_classes` classes.
+def _focal_alpha(loss_cfg, head, num_classes):
+  alpha = getattr(loss_cfg, f"{head}_focal_alpha")
+  if not alpha:
+    return None
+  if len(alpha) != num_classes:
+    raise ValueError(f"--{head}_focal_alpha: expected {num_classes} values "
+                     f"(one per {head} class), got {len(alpha)}")
+  return tuple(alpha)
+
+
+# Loss name -> the constructor options it takes from the config (none if
+# absent).
+_OPTIONS = {
+    "label_smoothing": lambda cfg, head, counts: {
+        "epsilon": cfg.smoothing_epsilon},
+    "focal": lambda cfg, head, counts: {
+        "gamma": cfg.focal_gamma,
+        "alpha": _focal_alpha(cfg, head, len(counts))},
+    "ghm": lambda cfg, head, counts: {
+        "form": cfg.ghm_form, "bins": cfg.ghm_bins,
+        "momentum": cfg.ghm_momentum, "head": head},
+    "logit_adjusted": lambda cfg, head, counts: {
+        "tau": cfg.logit_adjust_tau, "class_counts": counts},
+}
+
+
+def loss_name(loss_cfg, head):
+  """The loss of `head`: its override (`--coarse_loss`) or `--loss`."""
+  return getattr(loss_cfg, f"{head}_loss", None) or loss_cfg.loss
+
+
+def build(loss_cfg, head, class_counts):
+  """Builds the loss of one head from the loss config.
 
   Args:
-    name: a key of REGISTRY.
-    num_classes: width of the head's logits.
-    class_weights: optional [num_classes] weights applied per example.
-    head_name: used to name the layer (and its state) per head.
+    loss_cfg: config.LossConfig.
+    head: "coarse" or "fine"; picks the per-head override and names the layer.
+    class_counts: [num_classes] label counts of the training split for this
+      head (`data.hierarchy.class_counts`); their length is the head's width.
 
   Returns:
-    A `base.HeadLoss`.
+    A float32 `base.HeadLoss`.
   """
+  name = loss_name(loss_cfg, head)
   if name not in REGISTRY:
-    raise ValueError(f"unknown loss {name!r}; expected one of {sorted(REGISTRY)}")
-  return REGISTRY[name](num_classes=num_classes, class_weights=class_weights,
-                        name=f"{head_name}_{name}_loss")
+    raise ValueError(f"unknown loss {name!r} for the {head} head; "
+                     f"expected one of {sorted(REGISTRY)}")
+  weights = class_balance.class_weights(
+      loss_cfg.class_weight, class_counts, loss_cfg.class_weight_beta)
+  return REGISTRY[name](
+      num_classes=len(class_counts), class_weights=weights, dtype="float32",
+      name=f"{head}_{name}_loss",
+      **_OPTIONS.get(name, lambda cfg, head, counts: {})(
+          loss_cfg, head, class_counts))
