@@ -9,6 +9,7 @@ import os
 import sys
 
 from absl import app
+from absl import logging
 
 from research import config
 from research import flags as flags_lib
@@ -53,6 +54,10 @@ def summary_table(results):
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+  if not FLAGS["verbosity"].present:
+    # absl defaults to INFO, where TF's checkpoint saver logs every save
+    # ("Sharding callback duration") between the per-epoch lines.
+    logging.set_verbosity(logging.WARNING)
   cfg = config.from_flags(FLAGS, flags_lib.GROUPS)
   model_dir = cfg.runtime.model_dir or default_model_dir()
   cfg = cfg.replace(runtime={"model_dir": model_dir})
