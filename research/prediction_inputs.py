@@ -29,7 +29,8 @@ def _fail(path, message, line=None):
 
 
 def read_features(path, spec, data_cfg):
-  """Feature rows from a .npy array [n, d] or a CSV of numbers (header allowed)."""
+  """Feature rows from a .npy array [n, d] or a CSV of numbers (header
+  allowed)."""
   del data_cfg  # rows carry everything
   width = spec.input_shape[0]
   if path.endswith(".npy"):
@@ -104,7 +105,8 @@ def _folder_images(folder):
                  for root, _, names in os.walk(folder) for name in names
                  if name.lower().endswith(images.SUFFIXES))
   if not files:
-    _fail(folder, f"no image files ({', '.join(images.SUFFIXES)}) in the folder")
+    _fail(folder, f"no image files ({', '.join(images.SUFFIXES)}) in the "
+          "folder")
   return files, files, [None] * len(files)
 
 
@@ -132,7 +134,9 @@ def _listed_images(path, data_dir):
 
 def _check_images(path, files, lines):
   """Every missing and undecodable image at once, by list line if listed."""
-  where = lambda i: (path, lines[i]) if lines[i] else (files[i], None)
+  def where(i):  # a listed image by its list line, else the file itself
+    return (path, lines[i]) if lines[i] else (files[i], None)
+
   present = [i for i, file in enumerate(files) if os.path.isfile(file)]
   found = [problems_lib.Problem(*where(i), f"image not found: {files[i]}")
            for i in sorted(set(range(len(files))) - set(present))]

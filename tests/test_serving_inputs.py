@@ -55,7 +55,8 @@ def _keras(model, inputs):
 
 
 def _split_inputs(spec, split="test"):
-  return np.stack([x for x, _ in spec.splits[split].examples.as_numpy_iterator()])
+  examples = spec.splits[split].examples.as_numpy_iterator()
+  return np.stack([x for x, _ in examples])
 
 
 def _predict(model_dir, path, output, **flag_values):
@@ -283,7 +284,7 @@ def test_bad_text_and_record_inputs_exit_naming_the_file(text_run,
              tmp_path / "p.csv")
 
 
-def test_image_reader_converts_grayscale_arrays_only_for_one_channel(tmp_path):
+def test_image_arrays_must_fit_the_model(tmp_path):
   spec = type("Spec", (), {"input_shape": (4, 4, 3), "input_kind": "image"})
   np.save(tmp_path / "gray.npy", np.zeros((2, 4, 4), np.uint8))
   with pytest.raises(ValueError, match=r"expected \[n, 4, 4, 3\]"):
