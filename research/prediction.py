@@ -23,6 +23,7 @@ READERS = {
     "image": prediction_inputs.read_images,
     "text": prediction_inputs.read_texts,
 }
+FOLDER_KINDS = ("image",)  # kinds whose reader takes a folder of files
 
 
 def read_inputs(path, spec, data_cfg):
@@ -42,6 +43,9 @@ def read_inputs(path, spec, data_cfg):
         path, None, "no such file or folder (--input)")])
   if path.lower().endswith(prediction_inputs.TFRECORD_SUFFIXES):
     return prediction_inputs.read_tfrecord(path, spec)
+  if os.path.isdir(path) and spec.input_kind not in FOLDER_KINDS:
+    raise problems_lib.DataError([problems_lib.Problem(
+        path, None, f"a folder; {spec.input_kind} inputs come in one file")])
   if spec.input_kind not in READERS:
     raise problems_lib.DataError([problems_lib.Problem(
         path, None, f"predict cannot read inputs of kind {spec.input_kind!r};"

@@ -55,8 +55,11 @@ def _load_npy(path):
 
 
 def _csv_numbers(path):
-  with open(path, newline="") as handle:
-    rows = [row for row in csv.reader(handle) if row]
+  try:
+    with open(path, encoding="utf-8", newline="") as handle:
+      rows = [row for row in csv.reader(handle) if row]
+  except (UnicodeDecodeError, csv.Error) as error:
+    _fail(path, f"not a readable CSV of numbers ({error})")
   if rows and not _is_number(rows[0][0]):
     rows = rows[1:]  # a header line
   numbers = []

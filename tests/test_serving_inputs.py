@@ -275,6 +275,8 @@ def test_bad_text_and_record_inputs_exit_naming_the_file(text_run,
   with pytest.raises(SystemExit, match=r"in.csv:1: no text column 'text' in "
                      r"the header \(columns: body, id\)"):
     _predict(text_run, tmp_path / "in.csv", tmp_path / "p.csv")
+  with pytest.raises(SystemExit, match=r"a folder; text inputs come in one"):
+    _predict(text_run, tmp_path, tmp_path / "p.csv")
   run = restore.restore(text_run)
   tfrecord.write(run.spec, str(tmp_path / "records"), shards=1)
   with pytest.raises(SystemExit, match=r"test-00000-of-00001.tfrecord:1: "
