@@ -1,17 +1,21 @@
 """Entry point: `python -m research.export --model_dir=DIR [--export_dir=...]`.
 
 Writes a SavedModel (default <model_dir>/export) whose `serving_default`
-signature takes raw input and returns both heads' probabilities, labels and
-label names. Load it with `tf.saved_model.load(export_dir)`.
+signature takes raw input (`features` rows, `images` as encoded file bytes, or
+`text` strings, by the task; see research/serving.py) and returns both heads'
+probabilities, labels and label names. Load it with
+`tf.saved_model.load(export_dir)`.
 """
 
 import os
+import sys
 
 from absl import app
 
 from research import flags as flags_lib
 from research import restore
 from research import serving
+from research.data import problems
 
 FLAGS = flags_lib.FLAGS
 
@@ -21,7 +25,10 @@ def main(argv):
     raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
   if not FLAGS.model_dir:
     raise app.UsageError("--model_dir is required")
-  run = restore.restore(FLAGS.model_dir, FLAGS.checkpoint)
+  try:
+    run = restore.restore(FLAGS.model_dir, FLAGS.checkpoint)
+  except (problems.DataError, FileNotFoundError) as error:
+    sys.exit(f"error: {error}")
   export_dir = FLAGS.export_dir or os.path.join(FLAGS.model_dir, "export")
   serving.export(run.model, run.spec, export_dir)
   print(f"SavedModel written to {export_dir} (signature serving_default)")

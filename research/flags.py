@@ -214,7 +214,11 @@ _in_tool_group("tools", flags.DEFINE_enum, "checkpoint", "best",
                "evaluate/predict/export: checkpoints/<best|last>.weights.h5 "
                "(best = highest validation fine accuracy).")
 _in_tool_group("tools", flags.DEFINE_string, "input", None,
-               "predict: inputs to label (features: .npy or .csv of rows).")
+               "predict: inputs to label: features: .npy or .csv rows; "
+               "images: an image file, a folder of them, a list file of "
+               "paths (relative to --data_dir, default its folder) or a .npy "
+               "pixel array; text: a CSV with the run's text column; any "
+               "kind: a .tfrecord file.")
 _in_tool_group("tools", flags.DEFINE_string, "output", None,
                "predict: CSV to write (default predictions.csv); evaluate "
                "with several --model_dir: the ensemble's folder (default "

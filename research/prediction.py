@@ -1,78 +1,56 @@
 """Labels for new inputs: read them, run a restored model, write a CSV.
 
-Readers are keyed by the task's `input_kind` (DataSpec.input_kind), the one
-dispatch point to extend: a source with images registers a reader of image
-files under "image", a text source one of CSV rows under "tokens", a TFRecord
-reader can dispatch on the file suffix inside its kind. A reader returns
-(ids, inputs) with inputs shaped like the task's `input_shape`.
+Readers (research/prediction_inputs.py) are keyed by the task's `input_kind`
+(DataSpec.input_kind): features (.npy / .csv rows), image (image files,
+folders, lists of paths, .npy pixel arrays) and text (CSV with the run's text
+column). A `.tfrecord` file is read by the TFRecord reader whatever the kind.
 """
 
 import csv
 import os
 
 import numpy as np
+import tensorflow as tf
 
 from research import evaluation
+from research import prediction_inputs
+from research.data import problems as problems_lib
 
 HEADS = evaluation.HEADS
 
-
-def read_features(path, input_shape):
-  """Feature rows from a .npy array [n, d] or a CSV of numbers (header allowed).
-
-  Returns:
-    (ids, features): row numbers as strings, float32 [n, d].
-  """
-  if path.endswith(".npy"):
-    features = np.load(path)
-  elif path.endswith(".csv"):
-    features = _csv_numbers(path)
-  else:
-    raise ValueError(f"--input={path}: expected a .npy or .csv file of "
-                     f"feature rows of width {input_shape[0]}")
-  features = np.asarray(features, np.float32)
-  if features.ndim != 2 or features.shape[1:] != tuple(input_shape):
-    raise ValueError(f"{path}: features of shape {features.shape}; expected "
-                     f"[n, {input_shape[0]}] rows for this model")
-  return [str(i) for i in range(len(features))], features
-
-
-def _csv_numbers(path):
-  with open(path, newline="") as handle:
-    rows = list(csv.reader(handle))
-  if rows and not _is_number(rows[0][0]):
-    rows = rows[1:]  # a header line
-  numbers = []
-  for line, row in enumerate(rows, start=1):
-    try:
-      numbers.append([float(cell) for cell in row])
-    except ValueError:
-      raise ValueError(f"{path}: data row {line}: expected only numbers, got "
-                       f"{row}") from None
-  return numbers
-
-
-def _is_number(text):
-  try:
-    float(text)
-  except ValueError:
-    return False
-  return True
-
-
 READERS = {
-    "features": read_features,
+    "features": prediction_inputs.read_features,
+    "image": prediction_inputs.read_images,
+    "text": prediction_inputs.read_texts,
 }
+FOLDER_KINDS = ("image",)  # kinds whose reader takes a folder of files
 
 
-def read_inputs(path, spec):
-  """(ids, inputs) for `path`, read the way the task's input kind needs."""
+def read_inputs(path, spec, data_cfg):
+  """(ids, inputs) for `path`, read the way the task's input kind needs.
+
+  Args:
+    path: the --input file or folder.
+    spec: the run's DataSpec.
+    data_cfg: the run's DataConfig (text_column), with `data_dir` the folder
+      that image paths in a list file are relative to ("" = the list's).
+
+  Raises:
+    problems.DataError naming the file and what was expected.
+  """
   if not os.path.exists(path):
-    raise FileNotFoundError(f"--input={path}: no such file")
+    raise problems_lib.DataError([problems_lib.Problem(
+        path, None, "no such file or folder (--input)")])
+  if path.lower().endswith(prediction_inputs.TFRECORD_SUFFIXES):
+    return prediction_inputs.read_tfrecord(path, spec)
+  if os.path.isdir(path) and spec.input_kind not in FOLDER_KINDS:
+    raise problems_lib.DataError([problems_lib.Problem(
+        path, None, f"a folder; {spec.input_kind} inputs come in one file")])
   if spec.input_kind not in READERS:
-    raise ValueError(f"predict cannot read inputs of kind {spec.input_kind!r} "
-                     f"yet; readers exist for {sorted(READERS)}")
-  return READERS[spec.input_kind](path, spec.input_shape)
+    raise problems_lib.DataError([problems_lib.Problem(
+        path, None, f"predict cannot read inputs of kind {spec.input_kind!r};"
+        f" readers exist for {sorted(READERS)}")])
+  return READERS[spec.input_kind](path, spec, data_cfg)
 
 
 def predict(model, inputs, batch_size=256):
@@ -82,6 +60,8 @@ def predict(model, inputs, batch_size=256):
     (probabilities, labels): {"coarse": [n, C], "fine": [n, F]} and
     {"coarse": [n], "fine": [n]}.
   """
+  if inputs.dtype == object:  # texts: Keras wants a string tensor
+    inputs = tf.constant(inputs.astype(str))
   logits = model.predict(inputs, batch_size=batch_size, verbose=0)
   probabilities = {head: evaluation.softmax(np.asarray(logits[head],
                                                        np.float64))

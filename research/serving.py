@@ -1,10 +1,15 @@
 """SavedModel export with a serving signature from raw input to both heads.
 
-The signature takes what a client has (feature rows for the synthetic task) and
-returns each head's probabilities, decoded label and label name. Raw input is
-turned into model input by the task's serving input, chosen by `input_kind`:
-the dispatch point for image bytes (decode + resize) or text (tokenise), which
-register a `ServingInput` in `SERVING_INPUTS` with a string TensorSpec.
+The signature takes what a client has and returns each head's probabilities,
+decoded label and label name. Raw input is turned into model input by the
+task's serving input, chosen by `input_kind`:
+  features  `features` float32 [batch, *input_shape], fed as they are;
+  image     `images` string [batch] of encoded JPEG/PNG/GIF/BMP files, decoded
+            and resized in the graph by `images.decode` (the training
+            decoder) to the model's input shape: grayscale for 1-channel
+            tasks (Fashion-MNIST), RGB otherwise;
+  text      `text` string [batch] of raw texts; the model's own
+            TextVectorization (built from the run's vocabulary) tokenises.
 """
 
 import collections
@@ -13,6 +18,7 @@ import keras
 import tensorflow as tf
 
 from research import evaluation
+from research.data import images
 
 HEADS = evaluation.HEADS
 SIGNATURE = "serve"  # also exported as "serving_default"
@@ -27,8 +33,31 @@ def feature_input(spec):
       lambda features: features)
 
 
+def image_input(spec):
+  """Encoded image files [batch], decoded as training decodes files."""
+  height, width, channels = spec.input_shape
+
+  def to_model(encoded):  # [batch] string
+    return tf.map_fn(
+        lambda one: images.decode(one, (height, width), channels), encoded,
+        fn_output_signature=tf.TensorSpec([height, width, channels],
+                                          tf.float32))  # [batch, h, w, c]
+
+  return ServingInput(tf.TensorSpec([None], tf.string, name="images"),
+                      to_model)
+
+
+def text_input(spec):
+  """Raw texts [batch]; the text backbone tokenises them itself."""
+  del spec  # the vocabulary is inside the model
+  return ServingInput(tf.TensorSpec([None], tf.string, name="text"),
+                      lambda texts: texts)
+
+
 SERVING_INPUTS = {
     "features": feature_input,
+    "image": image_input,
+    "text": text_input,
 }
 
 

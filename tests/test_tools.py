@@ -146,7 +146,7 @@ def test_predict_writes_labels_names_and_probabilities(runs, tmp_path, suffix):
 def test_predict_rejects_rows_of_the_wrong_width(runs, tmp_path):
   path = str(tmp_path / "bad.npy")
   np.save(path, np.zeros((2, 5), np.float32))
-  with pytest.raises(ValueError, match=r"bad.npy.*expected \[n, 6\]"):
+  with pytest.raises(SystemExit, match=r"bad.npy.*expected \[n, 6\]"):
     _run_main(predict.main, model_dir=runs[0], input=path,
               output=str(tmp_path / "p.csv"))
 

@@ -8,13 +8,25 @@ one stream of crops/flips regardless of threading.
 import tensorflow as tf
 
 CHANNELS = 3
+SUFFIXES = (".jpg", ".jpeg", ".png", ".gif", ".bmp")  # what decode reads
 
 
-def decode(encoded, image_size):
-  """JPEG/PNG/GIF/BMP bytes -> float32 [image_size, image_size, 3] in [0, 1]."""
-  image = tf.io.decode_image(encoded, channels=CHANNELS,
-                             expand_animations=False)  # [h, w, 3] uint8
-  image = tf.image.resize(image, [image_size, image_size])  # float32 0..255
+def decode(encoded, image_size, channels=CHANNELS):
+  """JPEG/PNG/GIF/BMP bytes -> float32 [height, width, channels] in [0, 1].
+
+  Training (label files), predict and the exported serving signature all
+  decode with this one function, so a file gets the same pixels everywhere.
+
+  Args:
+    encoded: scalar string tensor of the file's bytes.
+    image_size: side of a square output, or (height, width).
+    channels: 3 (RGB) or 1 (grayscale); files are converted to it.
+  """
+  size = ([image_size, image_size] if isinstance(image_size, int)
+          else list(image_size))
+  image = tf.io.decode_image(encoded, channels=channels,
+                             expand_animations=False)  # [h, w, c] uint8
+  image = tf.image.resize(image, size)  # float32 0..255; same size: unchanged
   return tf.clip_by_value(image / 255.0, 0.0, 1.0)
 
 

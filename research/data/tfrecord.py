@@ -113,6 +113,17 @@ def _decode_input(kind, input_shape, example):
   return tf.reshape(example["features"], input_shape)
 
 
+def input_parser(kind, input_shape):
+  """record -> input alone, decoded as `parser` does; labels may be absent."""
+  features = input_feature(kind, input_shape)
+
+  def parse(record):
+    example = tf.io.parse_single_example(record, features)
+    return _decode_input(kind, input_shape, example)
+
+  return parse
+
+
 def parser(kind, input_shape):
   """record -> (input, {"coarse", "fine"}) following the feature spec."""
   features = {**LABELS, **input_feature(kind, input_shape)}
