@@ -40,7 +40,7 @@ class TwoHeadModel(keras.Model):
   def __init__(self, backbone, head, head_losses, hierarchy_mask,
                loss_weights=(1.0, 1.0), dropout=0.0, top_k=3, decode="argmax",
                **kwargs):
-    """Wires the parts; build them with `research.model_builder.build`.
+    """Wires the parts; `build` below makes them from a config.
 
     Args:
       backbone: keras.Model from inputs to [batch, features].
