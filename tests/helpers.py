@@ -1,5 +1,6 @@
 """Small builders shared by tests: a tiny task and model, numpy references."""
 
+import h5py
 import keras
 import numpy as np
 import tensorflow as tf
@@ -79,3 +80,19 @@ def assert_replica_invariant(two_replicas, **model_kw):
   for name, values in single_logs.items():
     np.testing.assert_allclose(mirrored_logs[name], values, atol=1e-6,
                                err_msg=name)
+
+
+def weight_file_arrays(path):
+  """Dataset path -> array of every dataset in a Keras `.weights.h5` file."""
+  with h5py.File(path, "r") as handle:
+    arrays = {}
+    handle.visititems(lambda name, item: arrays.update(
+        {name: item[()]}) if isinstance(item, h5py.Dataset) else None)
+  return arrays
+
+
+def max_abs_weight_diff(a, b):
+  """Largest absolute difference of the float arrays of two weight files."""
+  assert a.keys() == b.keys()
+  return max(float(np.max(np.abs(a[k] - b[k]))) for k in a
+             if a[k].dtype.kind == "f")

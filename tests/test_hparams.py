@@ -19,13 +19,14 @@ def _events(folder):
       yield from event.summary.value
 
 
-def _session_hparams(folder):
+def _session_start_info(folder):
+  """The HParams plugin's session_start_info recorded in `folder`, or None."""
   for value in _events(folder):
     if value.metadata.plugin_data.plugin_name == "hparams":
       data = plugin_data_pb2.HParamsPluginData.FromString(
           value.metadata.plugin_data.content)
       if data.HasField("session_start_info"):
-        return data.session_start_info.hparams
+        return data.session_start_info
   return None
 
 
@@ -36,8 +37,9 @@ def test_training_run_writes_hparams_and_test_metrics(tmp_path):
       train={"epochs": 1, "batch_size": 32}, runtime={"verbose": 0})
   model_dir = str(tmp_path / "run")
   results = training.run(cfg, model_dir)
-  hparams = _session_hparams(model_dir)
-  assert hparams is not None, "no HParams session_start_info in model_dir"
+  session = _session_start_info(model_dir)
+  assert session is not None, "no HParams session_start_info in model_dir"
+  hparams = session.hparams
   assert hparams["loss"].string_value == "ce"
   assert hparams["learning_rate"].number_value == pytest.approx(0.003)
   assert hparams["loss_weights"].string_value == "1.0,1.0"
@@ -58,20 +60,11 @@ def test_ablation_axes_flatten_sections_and_skip_runtime():
   assert axes == {"loss": "focal", "loss_weights": "1.0,0.5"}
 
 
-def _trial_id(folder):
-  for value in _events(folder):
-    if value.metadata.plugin_data.plugin_name == "hparams":
-      data = plugin_data_pb2.HParamsPluginData.FromString(
-          value.metadata.plugin_data.content)
-      if data.HasField("session_start_info"):
-        return data.session_start_info.group_name
-  return None
-
-
 def test_runs_differing_only_in_seed_share_a_trial_group(tmp_path):
   axes = {"loss": "ce", "seed": 0}
   for name, changes in (("a", {}), ("b", {"seed": 1}), ("c", {"loss": "focal"})):
     summaries.write_hparams(str(tmp_path / name), {**axes, **changes},
                             {"fine/accuracy": 0.5}, step=1)
-  groups = [_trial_id(str(tmp_path / name)) for name in "abc"]
+  groups = [_session_start_info(str(tmp_path / name)).group_name
+            for name in "abc"]
   assert groups[0] == groups[1] != groups[2]

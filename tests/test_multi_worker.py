@@ -7,13 +7,12 @@ import socket
 import subprocess
 import sys
 
-import h5py
-import numpy as np
 import pytest
 import tensorflow as tf
 
 from research import config
 from research import training
+from tests import helpers
 
 _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _FLAGS = {"synthetic_train_size": 200, "synthetic_feature_dim": 8, "width": 16,
@@ -65,27 +64,14 @@ def _run_two_workers(model_dir, timeout=300):
   return texts
 
 
-def _weights(path):
-  with h5py.File(path, "r") as handle:
-    arrays = {}
-    handle.visititems(lambda name, item: arrays.update(
-        {name: item[()]}) if isinstance(item, h5py.Dataset) else None)
-  return arrays
-
-
-def _max_abs_diff(a, b):
-  assert a.keys() == b.keys()
-  return max(float(np.max(np.abs(a[k] - b[k]))) for k in a
-             if a[k].dtype.kind == "f")
-
-
 @pytest.mark.slow
 def test_two_workers_end_with_the_same_weights_as_one_process(tmp_path):
   model_dir = str(tmp_path / "two_workers")
   logs = _run_two_workers(model_dir)
   last = os.path.join("checkpoints", "last.weights.h5")
-  chief = _weights(os.path.join(model_dir, last))
-  worker = _weights(os.path.join(model_dir, "workers", "worker_1", last))
+  chief = helpers.weight_file_arrays(os.path.join(model_dir, last))
+  worker = helpers.weight_file_arrays(
+      os.path.join(model_dir, "workers", "worker_1", last))
   with open(os.path.join(model_dir, "results.json")) as handle:
     results = json.load(handle)
   assert results["num_replicas"] == 2
@@ -99,9 +85,9 @@ def test_two_workers_end_with_the_same_weights_as_one_process(tmp_path):
       runtime={"verbose": 0})
   single_dir = str(tmp_path / "one_process")
   single = training.run(cfg, single_dir, strategy=tf.distribute.get_strategy())
-  single_weights = _weights(os.path.join(single_dir, last))
-  workers_diff = _max_abs_diff(chief, worker)
-  single_diff = _max_abs_diff(chief, single_weights)
+  single_weights = helpers.weight_file_arrays(os.path.join(single_dir, last))
+  workers_diff = helpers.max_abs_weight_diff(chief, worker)
+  single_diff = helpers.max_abs_weight_diff(chief, single_weights)
   metric_diff = max(abs(results["test"][k] - v)
                     for k, v in single["test"].items())
   print(f"multi-worker: max abs diff worker 0 vs 1 {workers_diff:.2e}; vs one "

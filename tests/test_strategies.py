@@ -2,8 +2,6 @@
 
 import os
 
-import h5py
-import numpy as np
 import pytest
 import tensorflow as tf
 
@@ -11,6 +9,7 @@ from research import config
 from research import flags as flags_lib
 from research import strategies
 from research import training
+from tests import helpers
 
 
 def test_unknown_name_raises_naming_the_choices():
@@ -83,14 +82,6 @@ def _tiny_config():
       runtime={"verbose": 0})
 
 
-def _weights(path):
-  with h5py.File(path, "r") as handle:
-    arrays = {}
-    handle.visititems(lambda name, item: arrays.update(
-        {name: item[()]}) if isinstance(item, h5py.Dataset) else None)
-  return arrays
-
-
 def test_training_run_on_two_replicas_equals_one_replica(tmp_path,
                                                          two_replicas):
   cfg = _tiny_config()
@@ -102,11 +93,9 @@ def test_training_run_on_two_replicas_equals_one_replica(tmp_path,
                     for split in ("test", "validation")
                     for name, value in single[split].items())
   last = os.path.join("checkpoints", "last.weights.h5")
-  single_weights = _weights(tmp_path / "one" / last)
-  mirrored_weights = _weights(tmp_path / "two" / last)
-  assert single_weights.keys() == mirrored_weights.keys()
-  weight_diff = max(float(np.max(np.abs(mirrored_weights[k] - v)))
-                    for k, v in single_weights.items() if v.dtype.kind == "f")
+  weight_diff = helpers.max_abs_weight_diff(
+      helpers.weight_file_arrays(tmp_path / "one" / last),
+      helpers.weight_file_arrays(tmp_path / "two" / last))
   print(f"2 vs 1 replica after {cfg.train.epochs} epochs: max abs diff "
         f"weights {weight_diff:.2e}, metrics {metric_diff:.2e}")
   assert weight_diff < 1e-5

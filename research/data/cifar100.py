@@ -121,11 +121,8 @@ def load(data_cfg, seed):
           coarse, fine, os.path.join(folder, split), range(1, len(fine) + 1),
           coarse_names, fine_names)
   problems_lib.raise_if_any(found)
-  pixels, coarse, fine = arrays["train"]
-  keep, held = splits_lib.carve_validation(len(fine), data_cfg.validation_share,
-                                           seed)
-  arrays["train"] = (pixels[keep], coarse[keep], fine[keep])
-  arrays["validation"] = (pixels[held], coarse[held], fine[held])
+  arrays = splits_lib.with_validation_carved(
+      arrays, data_cfg.validation_share, seed)
   augment = images.augmenter(data_cfg.augment_crop_padding,
                              data_cfg.augment_flip, data_cfg.augment_brightness)
   return spec_lib.DataSpec(

@@ -78,11 +78,8 @@ def load(data_cfg, seed):
     arrays[split] = (pixels, fine)
     found += split_problems
   problems_lib.raise_if_any(found)
-  keep, held = splits_lib.carve_validation(len(arrays["train"][1]),
-                                           data_cfg.validation_share, seed)
-  pixels, fine = arrays["train"]
-  arrays["train"], arrays["validation"] = ((pixels[keep], fine[keep]),
-                                           (pixels[held], fine[held]))
+  arrays = splits_lib.with_validation_carved(
+      arrays, data_cfg.validation_share, seed)
   augment = images.augmenter(data_cfg.augment_crop_padding,
                              data_cfg.augment_flip, data_cfg.augment_brightness)
   return spec_lib.DataSpec(

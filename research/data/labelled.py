@@ -112,8 +112,5 @@ def rows_with_validation(tables, labels, share, seed):
   rows = {split: (np.array(table.inputs, dtype=object), *labels[split])
           for split, table in tables.items()}
   if "validation" not in rows:
-    inputs, coarse, fine = rows["train"]
-    keep, held = splits_lib.carve_validation(len(fine), share, seed)
-    rows["train"] = (inputs[keep], coarse[keep], fine[keep])
-    rows["validation"] = (inputs[held], coarse[held], fine[held])
+    rows = splits_lib.with_validation_carved(rows, share, seed)
   return splits_lib.ordered(rows)

@@ -23,6 +23,23 @@ def carve_validation(size, share, seed):
   return np.sort(order[count:]), np.sort(order[:count])
 
 
+def with_validation_carved(arrays, share, seed):
+  """`arrays` with a seeded share of its training examples moved to validation.
+
+  Args:
+    arrays: split -> tuple of equally long arrays (inputs, labels, ...); it
+      has "train" and no "validation".
+    share, seed: as in `carve_validation`.
+
+  Returns:
+    A new mapping: "train" keeps the rest, "validation" the carved examples.
+  """
+  train = arrays["train"]
+  keep, held = carve_validation(len(train[0]), share, seed)
+  return {**arrays, "train": tuple(column[keep] for column in train),
+          "validation": tuple(column[held] for column in train)}
+
+
 def split_files(data_cfg, defaults):
   """Resolves the per-split files of a file-based source.
 
