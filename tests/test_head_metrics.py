@@ -3,7 +3,6 @@ replicas (metric variables are summed across replicas on read)."""
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 from research import metrics
 from research.data import hierarchy

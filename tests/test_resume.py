@@ -12,7 +12,6 @@ import time
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from research import checkpointing
 from research import config

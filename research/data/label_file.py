@@ -9,7 +9,6 @@ Every problem of every split is reported at once (`problems.DataError`).
 
 import os
 
-import numpy as np
 import tensorflow as tf
 
 from research.data import images

@@ -5,7 +5,6 @@ layer; the model owns it, so any state it keeps (GHM's histogram) is saved
 with the model. See README "Losses" for when to use each.
 """
 
-from research.losses import base
 from research.losses import class_balance
 from research.losses import cross_entropy
 from research.losses import focal
