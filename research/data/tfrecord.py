@@ -197,19 +197,9 @@ def _read_split(data_dir, entry, metadata):
   return paths, coarse, fine, found
 
 
-def load(data_cfg, seed):
-  """Reads a folder written by `write`; carves validation if it has none.
-
-  Args:
-    data_cfg: config.DataConfig (data_dir, validation_share, augment_*,
-      cache_images, vocab_size, sequence_length).
-    seed: seed of the validation carve-out.
-
-  Returns:
-    DataSpec as described by dataset.json.
-  """
-  data_dir = os.path.expanduser(data_cfg.data_dir or ".")
-  metadata = read_metadata(data_dir)
+def _splits(data_dir, metadata, data_cfg, seed):
+  """split -> Split of the folder's shards, every problem raised at once;
+  validation carved from train when absent, train augmented for images."""
   kind, shape = metadata["input_kind"], tuple(metadata["input_shape"])
   read, found = {}, []
   for split, entry in metadata["splits"].items():
@@ -233,12 +223,33 @@ def load(data_cfg, seed):
     splits["train"] = spec_lib.Split(splits["train"].examples,
                                      splits["train"].coarse,
                                      splits["train"].fine, augment)
-  text = {}
-  if kind == "text":
-    texts = [t.decode() for t, _ in splits["train"].examples.as_numpy_iterator()]
-    text = {"vocabulary": csv_text.adapted_vocabulary(
-        texts, data_cfg.vocab_size, data_cfg.sequence_length),
-            "sequence_length": data_cfg.sequence_length}
+  return splits
+
+
+def _text_options(train, data_cfg):
+  """The DataSpec's vocabulary (adapted on the training texts) and length."""
+  texts = [t.decode() for t, _ in train.examples.as_numpy_iterator()]
+  return {"vocabulary": csv_text.adapted_vocabulary(
+      texts, data_cfg.vocab_size, data_cfg.sequence_length),
+          "sequence_length": data_cfg.sequence_length}
+
+
+def load(data_cfg, seed):
+  """Reads a folder written by `write`; carves validation if it has none.
+
+  Args:
+    data_cfg: config.DataConfig (data_dir, validation_share, augment_*,
+      cache_images, vocab_size, sequence_length).
+    seed: seed of the validation carve-out.
+
+  Returns:
+    DataSpec as described by dataset.json.
+  """
+  data_dir = os.path.expanduser(data_cfg.data_dir or ".")
+  metadata = read_metadata(data_dir)
+  kind, shape = metadata["input_kind"], tuple(metadata["input_shape"])
+  splits = _splits(data_dir, metadata, data_cfg, seed)
+  text = _text_options(splits["train"], data_cfg) if kind == "text" else {}
   parents = metadata.get("fine_to_coarse")
   return spec_lib.DataSpec(
       name="tfrecord", input_shape=shape, input_kind=kind,
