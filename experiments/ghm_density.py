@@ -60,6 +60,7 @@ def plot(norms_by_model, path, title, bins=BINS):
     norms_by_model: {label: [n] gradient norms}, e.g. {"CE": ..., "GHM": ...}.
     path: PNG to write.
     title: plot title.
+    bins: equal-width histogram bins over [0, 1].
   """
   figure, axes = plt.subplots(figsize=(6, 4))
   for label, norms in norms_by_model.items():

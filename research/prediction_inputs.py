@@ -1,6 +1,7 @@
 """Readers of new inputs for `research.predict`, one per input kind.
 
-A reader is `read(path, spec, data_cfg) -> (ids, inputs)`: ids are strings
+A reader of an input kind is `read(path, spec, data_cfg) -> (ids, inputs)`
+(`read_tfrecord(path, spec)` reads a TFRecord file of any kind): ids are strings
 (row or record numbers from 0, or image paths), inputs are what the model takes
 (float32 [n, *input_shape], or [n] strings for text). Inputs are decoded by the
 functions training uses (`images.decode`, `tfrecord.input_parser`), so a file

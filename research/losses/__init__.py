@@ -1,7 +1,7 @@
 """Loss registry: one name per loss, each usable on either head.
 
-`build(loss_cfg, head, num_classes, class_counts)` returns a `base.HeadLoss`
-layer; the model owns it, so any state it keeps (GHM's histogram) is saved
+`build(loss_cfg, head, class_counts)` returns a `base.HeadLoss` layer; the
+model owns it, so any state it keeps (GHM's histogram) is saved
 with the model. See README "Losses" for when to use each.
 """
 
