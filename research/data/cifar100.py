@@ -123,12 +123,9 @@ def load(data_cfg, seed):
   problems_lib.raise_if_any(found)
   arrays = splits_lib.with_validation_carved(
       arrays, data_cfg.validation_share, seed)
-  augment = images.augmenter(data_cfg.augment_crop_padding,
-                             data_cfg.augment_flip, data_cfg.augment_brightness)
   return spec_lib.DataSpec(
       name="cifar100", input_shape=(32, 32, 3), input_kind="image",
       coarse_names=coarse_names, fine_names=fine_names,
-      splits={split: spec_lib.image_split_from_arrays(
-          p, c, f, augment if split == "train" else None)
-              for split, (p, c, f) in splits_lib.ordered(arrays).items()},
+      splits=spec_lib.image_splits_from_arrays(
+          splits_lib.ordered(arrays), images.augmenter_for(data_cfg)),
       fine_to_coarse=labelled.fine_to_coarse(coarse, fine, len(fine_names)))

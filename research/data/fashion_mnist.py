@@ -80,13 +80,11 @@ def load(data_cfg, seed):
   problems_lib.raise_if_any(found)
   arrays = splits_lib.with_validation_carved(
       arrays, data_cfg.validation_share, seed)
-  augment = images.augmenter(data_cfg.augment_crop_padding,
-                             data_cfg.augment_flip, data_cfg.augment_brightness)
+  image_arrays = {split: (pixels[..., None], FINE_TO_COARSE[fine], fine)
+                  for split, (pixels, fine) in splits_lib.ordered(arrays).items()}
   return spec_lib.DataSpec(
       name="fashion_mnist", input_shape=(28, 28, 1), input_kind="image",
       coarse_names=COARSE_NAMES, fine_names=FINE_NAMES,
-      splits={split: spec_lib.image_split_from_arrays(
-          pixels[..., None], FINE_TO_COARSE[fine], fine,
-          augment if split == "train" else None)
-              for split, (pixels, fine) in splits_lib.ordered(arrays).items()},
+      splits=spec_lib.image_splits_from_arrays(
+          image_arrays, images.augmenter_for(data_cfg)),
       fine_to_coarse=FINE_TO_COARSE)

@@ -78,3 +78,9 @@ def augmenter(crop_padding=0, flip=False, brightness=0.0):
     return image
 
   return augment
+
+
+def augmenter_for(data_cfg):
+  """`augmenter` of the --augment_* settings of config.DataConfig `data_cfg`."""
+  return augmenter(data_cfg.augment_crop_padding, data_cfg.augment_flip,
+                   data_cfg.augment_brightness)

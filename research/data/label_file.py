@@ -104,8 +104,7 @@ def load(data_cfg, seed):
       data_cfg.num_fine_classes)
   rows = labelled.rows_with_validation(tables, labels,
                                        data_cfg.validation_share, seed)
-  augment = images.augmenter(data_cfg.augment_crop_padding,
-                             data_cfg.augment_flip, data_cfg.augment_brightness)
+  augment = images.augmenter_for(data_cfg)
   split_data = {
       split: image_split(paths, coarse, fine, data_cfg.image_size,
                          data_cfg.cache_images,

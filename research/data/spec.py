@@ -82,3 +82,11 @@ def image_split_from_arrays(pixels, coarse, fine, augment=None):
       num_parallel_calls=tf.data.AUTOTUNE)
   return Split(examples=examples, coarse=split.coarse, fine=split.fine,
                augment=augment)
+
+
+def image_splits_from_arrays(arrays, augment=None):
+  """split -> `image_split_from_arrays` of its (pixels, coarse, fine) arrays;
+  only "train" gets `augment`."""
+  return {split: image_split_from_arrays(
+      pixels, coarse, fine, augment if split == "train" else None)
+          for split, (pixels, coarse, fine) in arrays.items()}

@@ -217,12 +217,10 @@ def _splits(data_dir, metadata, data_cfg, seed):
     splits["train"], splits["validation"] = _carved(
         splits["train"], data_cfg.validation_share, seed)
   if kind == "image":
-    augment = images.augmenter(data_cfg.augment_crop_padding,
-                               data_cfg.augment_flip,
-                               data_cfg.augment_brightness)
     splits["train"] = spec_lib.Split(splits["train"].examples,
                                      splits["train"].coarse,
-                                     splits["train"].fine, augment)
+                                     splits["train"].fine,
+                                     images.augmenter_for(data_cfg))
   return splits
 
 
