@@ -80,8 +80,9 @@ def load(data_cfg, seed):
   problems_lib.raise_if_any(found)
   arrays = splits_lib.with_validation_carved(
       arrays, data_cfg.validation_share, seed)
-  image_arrays = {split: (pixels[..., None], FINE_TO_COARSE[fine], fine)
-                  for split, (pixels, fine) in splits_lib.ordered(arrays).items()}
+  image_arrays = {
+      split: (pixels[..., None], FINE_TO_COARSE[fine], fine)
+      for split, (pixels, fine) in splits_lib.ordered(arrays).items()}
   return spec_lib.DataSpec(
       name="fashion_mnist", input_shape=(28, 28, 1), input_kind="image",
       coarse_names=COARSE_NAMES, fine_names=FINE_NAMES,
