@@ -1,5 +1,7 @@
 """Small builders shared by tests: a tiny task and model, numpy references."""
 
+from absl import flags as absl_flags
+from absl.testing import flagsaver
 import h5py
 import keras
 import numpy as np
@@ -44,11 +46,23 @@ def first_batch(split, size):
   return features.numpy(), {k: v.numpy() for k, v in labels.items()}
 
 
-def numpy_ce(logits, labels):
-  """Mean softmax cross-entropy over labels >= 0, in float64."""
+def numpy_log_softmax(logits):
+  """log softmax over the last axis of [n, C] logits, in float64."""
   logits = np.asarray(logits, np.float64)
   shifted = logits - logits.max(axis=1, keepdims=True)
-  log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+  return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+
+
+def numpy_softmax(logits):
+  """softmax over the last axis of [n, C] logits, in float64."""
+  logits = np.asarray(logits, np.float64)
+  exponentials = np.exp(logits - logits.max(axis=1, keepdims=True))
+  return exponentials / exponentials.sum(axis=1, keepdims=True)
+
+
+def numpy_ce(logits, labels):
+  """Mean softmax cross-entropy over labels >= 0, in float64."""
+  log_probs = numpy_log_softmax(logits)
   valid = labels >= 0
   if not valid.any():
     return 0.0
@@ -96,3 +110,12 @@ def max_abs_weight_diff(a, b):
   assert a.keys() == b.keys()
   return max(float(np.max(np.abs(a[k] - b[k]))) for k in a
              if a[k].dtype.kind == "f")
+
+
+def run_main(main, **flag_values):
+  """Calls an absl entry point's `main` with `flag_values` set, then restores
+  the flags (marking them parsed first, as `app.run` would)."""
+  if not absl_flags.FLAGS.is_parsed():
+    absl_flags.FLAGS.mark_as_parsed()
+  with flagsaver.flagsaver(**flag_values):
+    main(["prog"])

@@ -13,7 +13,6 @@ import sys
 import numpy as np
 import pytest
 import tensorflow as tf
-from absl.testing import flagsaver
 
 from research import config
 from research.data import check
@@ -21,6 +20,7 @@ from research.data import problems
 from research.data import registry
 from research.data import tfrecord
 from tests import data_files
+from tests import helpers
 
 CASES = {}
 GOOD_LINES = ["a.png 0 0", "b.jpg 0 1", "c.png 1 2", "d.jpg 1 3"]
@@ -403,18 +403,14 @@ def test_corpus_is_large_enough():
 
 
 def test_checker_exit_codes_and_output(tmp_path, capsys):
-  if not check.FLAGS.is_parsed():
-    check.FLAGS.mark_as_parsed()
   fields, expected = missing_image(str(tmp_path))
-  with flagsaver.flagsaver(**fields):
-    with pytest.raises(SystemExit) as exit_info:
-      check.main(["check"])
+  with pytest.raises(SystemExit) as exit_info:
+    helpers.run_main(check.main, **fields)
   assert exit_info.value.code == 1
   assert capsys.readouterr().out.splitlines() == ["1 data problem:", *expected]
   os.remove(os.path.join(tmp_path, "train.txt"))
   label_files(str(tmp_path))
-  with flagsaver.flagsaver(**fields):
-    check.main(["check"])
+  helpers.run_main(check.main, **fields)
   assert capsys.readouterr().out.strip() == (
       "ok: label_file: train 3, validation 1, test 4 examples; 2 coarse, 4 "
       "fine classes")

@@ -7,10 +7,8 @@ import os
 import numpy as np
 import pytest
 from PIL import Image
-from absl.testing import flagsaver
 
 from research import config
-from research import flags as flags_lib
 from research import training
 from research.data import cifar100
 from research.data import fashion_mnist
@@ -20,6 +18,7 @@ from research.data import registry
 from research.data import tfrecord
 from research.data import to_tfrecord
 from tests import data_files
+from tests import helpers
 
 
 def data_cfg(**fields):
@@ -258,13 +257,9 @@ def test_real_fashion_mnist_learns_well_above_chance(tmp_path):
 
 def test_to_tfrecord_entry_point_converts_a_source(tmp_path, capsys):
   data_files.write_fashion_mnist(tmp_path / "idx")
-  if not flags_lib.FLAGS.is_parsed():
-    flags_lib.FLAGS.mark_as_parsed()
-  with flagsaver.flagsaver(dataset="fashion_mnist",
-                           data_dir=str(tmp_path / "idx"),
-                           tfrecord_dir=str(tmp_path / "rec"),
-                           tfrecord_shards=2):
-    to_tfrecord.main(["to_tfrecord"])
+  helpers.run_main(to_tfrecord.main, dataset="fashion_mnist",
+                   data_dir=str(tmp_path / "idx"),
+                   tfrecord_dir=str(tmp_path / "rec"), tfrecord_shards=2)
   assert capsys.readouterr().out.strip() == (
       f"wrote train 36, validation 4, test 10 examples to {tmp_path}/rec")
   spec = registry.load(data_cfg(dataset="tfrecord",

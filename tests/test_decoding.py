@@ -11,14 +11,9 @@ from research.data import hierarchy
 from tests import helpers
 
 
-def _log_softmax(logits):
-  logits = np.asarray(logits, np.float64)
-  shifted = logits - logits.max(axis=1, keepdims=True)
-  return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-
-
 def _brute_force(coarse_logits, fine_logits, mask):
-  log_coarse, log_fine = _log_softmax(coarse_logits), _log_softmax(fine_logits)
+  log_coarse = helpers.numpy_log_softmax(coarse_logits)
+  log_fine = helpers.numpy_log_softmax(fine_logits)
   best = []
   for row in range(len(coarse_logits)):
     pairs = [(c, f) for c, f in itertools.product(*map(range, mask.shape))

@@ -1,13 +1,10 @@
 """experiments.ghm_density on synthetic logits (no training needed)."""
 
-from absl import flags as absl_flags
-from absl.testing import flagsaver
 import numpy as np
 import pytest
 
 from experiments import ghm_density
-
-FLAGS = absl_flags.FLAGS
+from tests import helpers
 
 
 def test_gradient_norm_of_hand_cases():
@@ -39,13 +36,8 @@ def test_script_plots_ce_against_ghm(tmp_path):
   _save_logits(tmp_path / "ce.npz", rng, scale=6.0)
   _save_logits(tmp_path / "ghm.npz", rng, scale=2.0)
   output = tmp_path / "density.png"
-  if not FLAGS.is_parsed():
-    FLAGS.mark_as_parsed()
-  with flagsaver.flagsaver(ce_logits=str(tmp_path / "ce.npz"),
-                           ghm_logits=str(tmp_path / "ghm.npz"),
-                           output=str(output)):
-    ghm_density.main(["ghm_density"])
+  helpers.run_main(ghm_density.main, ce_logits=str(tmp_path / "ce.npz"),
+                   ghm_logits=str(tmp_path / "ghm.npz"), output=str(output))
   assert output.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
   with pytest.raises(Exception, match="--ce_logits and --ghm_logits"):
-    with flagsaver.flagsaver(ce_logits=None):
-      ghm_density.main(["ghm_density"])
+    helpers.run_main(ghm_density.main, ce_logits=None)

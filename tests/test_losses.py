@@ -34,11 +34,6 @@ def _batch(seed=0, size=12, scale=3.0):
   return logits, labels, sample_weight, class_weights
 
 
-def _np_log_softmax(logits):
-  shifted = logits - logits.max(axis=1, keepdims=True)
-  return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-
-
 def _np_weighted_mean(per_example, labels, sample_weight, class_weights):
   valid = labels >= 0
   weights = sample_weight * class_weights[np.where(valid, labels, 0)]
@@ -50,17 +45,17 @@ def _np_true(values, labels):
 
 
 def _np_ce(logits, labels):
-  return -_np_true(_np_log_softmax(logits), labels)
+  return -_np_true(helpers.numpy_log_softmax(logits), labels)
 
 
 def _np_label_smoothing(logits, labels, epsilon):
-  log_probs = _np_log_softmax(logits)
+  log_probs = helpers.numpy_log_softmax(logits)
   return (-(1 - epsilon) * _np_true(log_probs, labels) -
           epsilon * log_probs.mean(axis=1))
 
 
 def _np_focal(logits, labels, gamma, alpha):
-  log_p = _np_true(_np_log_softmax(logits), labels)
+  log_p = _np_true(helpers.numpy_log_softmax(logits), labels)
   return -alpha[np.where(labels >= 0, labels, 0)] * (
       1 - np.exp(log_p)) ** gamma * log_p
 

@@ -5,8 +5,6 @@ import csv
 import io
 import os
 
-from absl import flags as absl_flags
-from absl.testing import flagsaver
 import numpy as np
 from PIL import Image
 import pytest
@@ -21,8 +19,8 @@ from research import training
 from research.data import registry
 from research.data import tfrecord
 from tests import data_files
+from tests import helpers
 
-FLAGS = absl_flags.FLAGS
 HEADS = ("coarse", "fine")
 
 
@@ -35,23 +33,10 @@ def _train(folder, data, backbone="mlp"):
   return model_dir
 
 
-def _run_main(main, **flag_values):
-  if not FLAGS.is_parsed():
-    FLAGS.mark_as_parsed()
-  with flagsaver.flagsaver(**flag_values):
-    main(["prog"])
-
-
-def _softmax(logits):
-  z = np.asarray(logits, np.float64)
-  e = np.exp(z - z.max(axis=1, keepdims=True))
-  return e / e.sum(axis=1, keepdims=True)
-
-
 def _keras(model, inputs):
   """The test's reference: softmax of the Keras model's logits."""
   logits = model(inputs, training=False)
-  return {head: _softmax(logits[head]) for head in HEADS}
+  return {head: helpers.numpy_softmax(logits[head]) for head in HEADS}
 
 
 def _split_inputs(spec, split="test"):
@@ -61,7 +46,7 @@ def _split_inputs(spec, split="test"):
 
 def _predict(model_dir, path, output, **flag_values):
   """Runs research.predict; returns (ids, {head: probabilities [n, C]})."""
-  _run_main(predict.main, model_dir=model_dir, input=str(path),
+  helpers.run_main(predict.main, model_dir=model_dir, input=str(path),
             output=str(output), **flag_values)
   with open(output, newline="") as handle:
     rows = list(csv.DictReader(handle))
@@ -75,7 +60,7 @@ def _predict(model_dir, path, output, **flag_values):
 def _served(model_dir, folder, **raw):
   """Exports `model_dir` and calls the reloaded SavedModel on `raw`."""
   export_dir = str(folder / "export")
-  _run_main(export.main, model_dir=model_dir, export_dir=export_dir)
+  helpers.run_main(export.main, model_dir=model_dir, export_dir=export_dir)
   signature = tf.saved_model.load(export_dir).signatures["serving_default"]
   return {name: value.numpy() for name, value in signature(
       **{key: tf.constant(value) for key, value in raw.items()}).items()}

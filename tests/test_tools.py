@@ -4,8 +4,6 @@ import csv
 import json
 import os
 
-from absl import flags as absl_flags
-from absl.testing import flagsaver
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -17,8 +15,8 @@ from research import export
 from research import predict
 from research import restore
 from research import training
+from tests import helpers
 
-FLAGS = absl_flags.FLAGS
 TINY = config.Config().replace(
     data={"synthetic_train_size": 128, "synthetic_feature_dim": 6},
     model={"width": 8},
@@ -38,29 +36,18 @@ def runs(tmp_path_factory):
   return dirs
 
 
-def _run_main(main, **flag_values):
-  if not FLAGS.is_parsed():
-    FLAGS.mark_as_parsed()
-  with flagsaver.flagsaver(**flag_values):
-    main(["prog"])
-
-
 def _numpy_probabilities(model_dir, split="test"):
   """Softmax of the restored model's logits, the test's own reference."""
   run = restore.restore(model_dir, "best")
   data = run.spec.splits[split]
   features = np.stack([x.numpy() for x, _ in data.examples])
   logits = run.model(features, training=False)
-  out = {}
-  for head in ("coarse", "fine"):
-    z = np.asarray(logits[head], np.float64)
-    e = np.exp(z - z.max(axis=1, keepdims=True))
-    out[head] = e / e.sum(axis=1, keepdims=True)
-  return out, data
+  return {head: helpers.numpy_softmax(logits[head])
+          for head in ("coarse", "fine")}, data
 
 
 def test_evaluate_writes_exact_metrics_plots_and_report(runs):
-  _run_main(evaluate.main, model_dir=runs[0], split="test")
+  helpers.run_main(evaluate.main, model_dir=runs[0], split="test")
   with open(os.path.join(runs[0], "eval_test.json")) as handle:
     report = json.load(handle)
   probabilities, data = _numpy_probabilities(runs[0])
@@ -89,16 +76,14 @@ def test_evaluate_writes_exact_metrics_plots_and_report(runs):
 
 
 def test_ensemble_averages_member_probabilities(runs, tmp_path):
-  _run_main(evaluate.main, model_dir=",".join(runs), split="test",
+  helpers.run_main(evaluate.main, model_dir=",".join(runs), split="test",
             output=str(tmp_path))
   with open(tmp_path / "eval_test.json") as handle:
     report = json.load(handle)
   first, data = _numpy_probabilities(runs[0])
   run1 = restore.restore(runs[1], "best", spec=restore.restore(runs[0]).spec)
   features = np.stack([x.numpy() for x, _ in data.examples])
-  logits = np.asarray(run1.model(features)["fine"], np.float64)
-  second = np.exp(logits - logits.max(1, keepdims=True))
-  second /= second.sum(1, keepdims=True)
+  second = helpers.numpy_softmax(run1.model(features)["fine"])
   averaged = (first["fine"] + second) / 2
   assert report["fine"]["accuracy"] == pytest.approx(
       np.mean(averaged.argmax(1) == data.fine))
@@ -128,7 +113,7 @@ def test_predict_writes_labels_names_and_probabilities(runs, tmp_path, suffix):
     np.savetxt(path, features, delimiter=",", fmt="%.9g",
                header=",".join(f"x{i}" for i in range(6)), comments="")
   output = str(tmp_path / "preds.csv")
-  _run_main(predict.main, model_dir=runs[0], input=path, output=output)
+  helpers.run_main(predict.main, model_dir=runs[0], input=path, output=output)
   with open(output, newline="") as handle:
     rows = list(csv.DictReader(handle))
   assert len(rows) == 5
@@ -147,13 +132,13 @@ def test_predict_rejects_rows_of_the_wrong_width(runs, tmp_path):
   path = str(tmp_path / "bad.npy")
   np.save(path, np.zeros((2, 5), np.float32))
   with pytest.raises(SystemExit, match=r"bad.npy.*expected \[n, 6\]"):
-    _run_main(predict.main, model_dir=runs[0], input=path,
+    helpers.run_main(predict.main, model_dir=runs[0], input=path,
               output=str(tmp_path / "p.csv"))
 
 
 def test_exported_signature_matches_the_keras_model(runs, tmp_path):
   export_dir = str(tmp_path / "export")
-  _run_main(export.main, model_dir=runs[0], export_dir=export_dir)
+  helpers.run_main(export.main, model_dir=runs[0], export_dir=export_dir)
   probabilities, data = _numpy_probabilities(runs[0])
   features = np.stack([x.numpy() for x, _ in data.examples])
   loaded = tf.saved_model.load(export_dir)
@@ -191,7 +176,7 @@ def test_tools_decode_with_the_decoder_and_hierarchy_of_training(tmp_path):
   np.testing.assert_array_equal(decoded["coarse"], coarse)
   np.testing.assert_array_equal(decoded["fine"], fine)
   export_dir = str(tmp_path / "export")
-  _run_main(export.main, model_dir=model_dir, export_dir=export_dir)
+  helpers.run_main(export.main, model_dir=model_dir, export_dir=export_dir)
   features = np.stack([x.numpy() for x, _ in data.examples])
   outputs = tf.saved_model.load(export_dir).signatures["serving_default"](
       features=tf.constant(features))
