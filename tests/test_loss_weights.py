@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from research import checkpointing
 from research import config
 from research import flags as flags_lib
 from research import loss_weights
@@ -61,17 +62,24 @@ class _WeightsSeen(keras.callbacks.Callback):
 
 
 def _fit(spec, model_dir, epochs, recorder):
+  """Fits with the schedule and the resume machinery `training.run` uses."""
   keras.utils.set_random_seed(0)
   model = helpers.tiny_model(spec)
   model.compile(optimizer=keras.optimizers.SGD(0.1))
+  model.optimizer.build(model.trainable_variables)
+  checkpoints = os.path.join(model_dir, "checkpoints")
+  state = checkpointing.TrainingState(model, checkpoints, keep=1,
+                                      best_mode="min")
+  first_epoch = state.restore()
   callbacks = [
       loss_weights.LossWeightSchedule(loss_weights.parse(SCHEDULE)),
-      keras.callbacks.BackupAndRestore(os.path.join(model_dir, "backup")),
+      checkpointing.EpochCheckpoints(state, checkpoints, "loss"),
       summaries.EpochScalars(model_dir),
       recorder,
   ]
   return model.fit(spec.splits["train"].examples.batch(8), epochs=epochs,
-                   verbose=0, callbacks=callbacks)
+                   initial_epoch=first_epoch, shuffle=False, verbose=0,
+                   callbacks=callbacks)
 
 
 def test_schedule_switches_at_its_epochs_resumes_and_is_logged(tmp_path):
