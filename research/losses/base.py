@@ -13,16 +13,14 @@ whatever the global policy; tests build them in float64 to compare with numpy.
 import keras
 import tensorflow as tf
 
-IGNORE_LABEL = -1
-
 
 class HeadLoss(keras.layers.Layer):
   """Base class: a loss for one head, taking logits and integer labels.
 
   Subclasses implement `per_example(labels, logits)` for a plain weighted
   mean, or override `call` entirely (GHM does, to weight by its histogram).
-  Labels equal to IGNORE_LABEL (-1) contribute nothing. Class weights weight
-  an example by the class of its label.
+  Missing labels (-1) contribute nothing. Class weights weight an example by
+  the class of its label.
   """
 
   def __init__(self, num_classes, class_weights=None, **kwargs):
@@ -51,7 +49,7 @@ def example_weights(labels, sample_weight=None, class_weights=None,
   """Masks ignored labels and combines sample and class weights.
 
   Args:
-    labels: [batch] integer labels, IGNORE_LABEL where missing.
+    labels: [batch] integer labels, -1 where missing.
     sample_weight: optional [batch] weights.
     class_weights: optional [num_classes] weights.
     dtype: float dtype of the returned weights.
