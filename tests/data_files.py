@@ -138,3 +138,11 @@ def write_cifar100(folder, train_size=30, test_size=10):
 def write_json(path, payload):
   with open(path, "w", encoding="utf-8") as f:
     json.dump(payload, f)
+
+
+def registrar(cases):
+  """A decorator that adds a function to the dict `cases` under its name."""
+  def register(function):
+    cases[function.__name__] = function
+    return function
+  return register
