@@ -263,9 +263,13 @@ def _carved(train, share, seed):
   keep, held = splits_lib.carve_validation(len(train), share, seed)
   held_mask = np.zeros(len(train), bool)
   held_mask[held] = True
-  flags = tf.data.Dataset.from_tensor_slices(held_mask)
-  tagged = tf.data.Dataset.zip(train.examples, flags)
-  pick = lambda want: tagged.filter(lambda ex, h: tf.equal(h, want)).map(
-      lambda ex, h: ex)
-  return (spec_lib.Split(pick(False), train.coarse[keep], train.fine[keep]),
-          spec_lib.Split(pick(True), train.coarse[held], train.fine[held]))
+  tagged = tf.data.Dataset.zip(
+      train.examples, tf.data.Dataset.from_tensor_slices(held_mask))
+
+  def examples(held_out):
+    return tagged.filter(
+        lambda example, is_held: tf.equal(is_held, held_out)).map(
+            lambda example, is_held: example)
+
+  return (spec_lib.Split(examples(False), train.coarse[keep], train.fine[keep]),
+          spec_lib.Split(examples(True), train.coarse[held], train.fine[held]))
