@@ -117,20 +117,23 @@ def records(root, label_files_root, mutate):
   return {"dataset": "tfrecord", "data_dir": root}
 
 
-def _write_examples(path, examples):
+def _replace_test_shard(folder, examples):
+  """Writes `examples` as the only test shard and lists their count."""
+  path = os.path.join(folder, "test-00000-of-00001.tfrecord")
   with tf.io.TFRecordWriter(path) as writer:
     for example in examples:
       writer.write(example.SerializeToString())
+  metadata = tfrecord.read_metadata(folder)
+  metadata["splits"]["test"]["count"] = len(examples)
+  data_files.write_json(os.path.join(folder, tfrecord.METADATA), metadata)
 
 
 @case
 def tfrecord_label_out_of_range(root):
   def mutate(folder):
-    examples = [tfrecord._example("image", np.zeros((4, 4, 3), np.float32), 0,
-                                  f) for f in (0, 1, 9)]
-    _write_examples(os.path.join(folder, "test-00000-of-00001.tfrecord"),
-                    examples)
-    _fix_count(folder, "test", 3)
+    _replace_test_shard(folder, [
+        tfrecord._example("image", np.zeros((4, 4, 3), np.float32), 0, f)
+        for f in (0, 1, 9)])
   return (records(os.path.join(root, "rec"), os.path.join(root, "src"), mutate),
           [f"{root}/rec/test-00000-of-00001.tfrecord:3: fine label 9 out of "
            "range [0, 4)"])
@@ -142,9 +145,7 @@ def tfrecord_undecodable_image(root):
     good = tfrecord._example("image", np.zeros((4, 4, 3), np.float32), 0, 0)
     bad = tfrecord._example("text", b"not a png", 0, 0)
     bad.features.feature["image"].CopyFrom(bad.features.feature.pop("text"))
-    _write_examples(os.path.join(folder, "test-00000-of-00001.tfrecord"),
-                    [good, bad])
-    _fix_count(folder, "test", 2)
+    _replace_test_shard(folder, [good, bad])
   return (records(os.path.join(root, "rec"), os.path.join(root, "src"), mutate),
           [f"{root}/rec/test-00000-of-00001.tfrecord:2: image input cannot be "
            "parsed as (4, 4, 3) image"])
@@ -156,9 +157,3 @@ def tfrecord_missing_shard(root):
     os.remove(os.path.join(folder, "test-00000-of-00001.tfrecord"))
   return (records(os.path.join(root, "rec"), os.path.join(root, "src"), mutate),
           [f"{root}/rec/test-00000-of-00001.tfrecord: shard not found"])
-
-
-def _fix_count(folder, split, count):
-  metadata = tfrecord.read_metadata(folder)
-  metadata["splits"][split]["count"] = count
-  data_files.write_json(os.path.join(folder, tfrecord.METADATA), metadata)
