@@ -1,8 +1,8 @@
 """Every absl flag of twohead, defined once, grouped by ablation area.
 
-Only entry points read FLAGS: they call `config.from_flags(FLAGS, GROUPS)` and pass the
-frozen config down. Enum choices come from the registries, so adding a loss or
-a backbone adds its flag value. `python -m research.flags` prints the markdown
+Only entry points read FLAGS: they call `config.from_flags(FLAGS, GROUPS)` and
+pass the frozen config down. Enum choices come from the registries, so adding
+a loss or a backbone adds its flag value. `python -m research.flags` prints the markdown
 that `flags.md` holds; a test fails when the two drift apart.
 """
 
