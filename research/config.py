@@ -56,6 +56,9 @@ class RuntimeConfig:
   strategy: str = "default"
   model_dir: Optional[str] = None
   verbose: int = 2
+  jit_compile: bool = False
+  mixed_precision: str = "none"
+  steps_per_execution: int = 1
 
 
 @dataclasses.dataclass(frozen=True)

@@ -11,7 +11,7 @@ import sys
 
 from absl import flags
 
-from research import backbones, heads, losses, optim, strategies
+from research import backbones, heads, losses, optim, runtime, strategies
 from research.data import registry as data_registry
 
 FLAGS = flags.FLAGS
@@ -87,6 +87,17 @@ _in_group("runtime", flags.DEFINE_string, "model_dir", None,
           "Output folder (default: a fresh runs/<timestamp> folder).")
 _in_group("runtime", flags.DEFINE_integer, "verbose", 2,
           "Keras fit verbosity: 0 silent, 1 progress bar, 2 one line per epoch.")
+_in_group("runtime", flags.DEFINE_bool, "jit_compile", False,
+          "Compile the train/test steps with XLA (one device only on CPU: "
+          "not with --strategy=mirrored there).")
+_in_group("runtime", flags.DEFINE_enum, "mixed_precision", "none",
+          list(runtime.PRECISIONS),
+          "Keras dtype policy of the layers: mixed_bfloat16 for CPU/TPU, "
+          "mixed_float16 for GPU (with dynamic loss scaling); losses and "
+          "metrics stay float32.")
+_in_group("runtime", flags.DEFINE_integer, "steps_per_execution", 1,
+          "Training steps per call into the compiled function (fewer Python "
+          "round trips; callbacks then see every N-th step).")
 
 
 def _two_non_negative_numbers(values):
@@ -113,6 +124,8 @@ flags.register_validator(
     "synthetic_label_noise", lambda v: 0 <= v <= 1, "expected a rate in [0, 1]")
 flags.register_validator(
     "synthetic_imbalance", lambda v: v >= 1, "expected a ratio >= 1")
+flags.register_validator(
+    "steps_per_execution", lambda v: v >= 1, "expected an integer >= 1")
 flags.register_validator(
     "dropout", lambda v: 0 <= v < 1, "expected a rate in [0, 1)")
 flags.register_validator(

@@ -11,6 +11,7 @@ import keras
 
 from research import model as model_lib
 from research import optim
+from research import runtime
 from research import strategies
 from research import summaries
 from research.data import pipeline
@@ -57,8 +58,10 @@ def run(cfg, model_dir):
   datasets = _datasets(spec, cfg.train.batch_size, cfg.train.seed)
   total_steps = cfg.train.epochs * int(datasets["train"].cardinality())
   with strategy.scope():
-    model = model_lib.build(cfg.model, cfg.loss, spec)
-    model.compile(optimizer=optim.build(cfg.optim, total_steps))
+    with runtime.precision_policy(cfg.runtime.mixed_precision):
+      model = model_lib.build(cfg.model, cfg.loss, spec)
+    model.compile(optimizer=optim.build(cfg.optim, total_steps),
+                  **runtime.compile_options(cfg.runtime, strategy))
   throughput = summaries.Throughput()
   history = model.fit(datasets["train"], validation_data=datasets["validation"],
                       epochs=cfg.train.epochs, verbose=cfg.runtime.verbose,
