@@ -1,0 +1,135 @@
+"""What the benchmark times: one compiled model and a batch iterator per case.
+
+A case is our TwoHeadModel (custom train_step) or the same network built as a
+functional Keras model with compile-time losses for both heads, which is what a
+user would write without this codebase. Both get the same data, optimizer and
+batch size; only the training step differs.
+"""
+
+import dataclasses
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from research import backbones
+from research import config
+from research import heads
+from research import losses
+from research import model as model_lib
+from research import runtime
+from research.data import pipeline
+from research.data import spec as spec_lib
+
+BATCH_SIZE = 64
+_IMAGE_SHAPE = (28, 28)  # Fashion-MNIST sized images for the conv backbones
+_NUM_COARSE, _NUM_FINE = 4, 27
+
+
+@dataclasses.dataclass(frozen=True)
+class Case:
+  """One timed configuration."""
+  backbone: str = "mlp"
+  functional: bool = False  # the compile-time-loss baseline instead of ours
+  loss: str = "ce"
+  jit_compile: bool = False
+  mixed_precision: str = "none"
+  steps_per_execution: int = 1
+
+
+def task(backbone, size=2048, seed=0):
+  """A random 4x27 task: dense vectors for mlp, 28x28 images otherwise.
+
+  The labels carry no signal: only the step rate is measured here.
+  """
+  rng = np.random.default_rng(seed)
+  input_shape = (32,) if backbone == "mlp" else _IMAGE_SHAPE
+  inputs = rng.normal(size=(size, *input_shape)).astype(np.float32)
+  fine = rng.integers(0, _NUM_FINE, size).astype(np.int32)
+  fine_to_coarse = (np.arange(_NUM_FINE) * _NUM_COARSE // _NUM_FINE)
+  split = spec_lib.split_from_arrays(inputs, fine_to_coarse[fine], fine)
+  return spec_lib.DataSpec(
+      name="bench", input_shape=input_shape, input_kind="features",
+      coarse_names=tuple(map(str, range(_NUM_COARSE))),
+      fine_names=tuple(map(str, range(_NUM_FINE))),
+      splits={"train": split}, fine_to_coarse=fine_to_coarse)
+
+
+def _width(backbone):
+  return 128 if backbone == "mlp" else 32
+
+
+def functional_model(model_cfg, spec):
+  """The same backbone, dropout and head as a functional model with outputs
+  {"coarse", "fine"}, to be compiled with per-output losses."""
+  inputs = keras.Input(shape=spec.input_shape)
+  backbone = backbones.build(model_cfg.backbone, spec.input_shape,
+                             model_cfg.width, l2=model_cfg.l2)
+  head = heads.build(model_cfg.head, spec.num_coarse, spec.num_fine,
+                     l2=model_cfg.l2)
+  features = keras.layers.Dropout(model_cfg.dropout)(backbone(inputs))
+  return keras.Model(inputs, head(features), name="functional_baseline")
+
+
+def _compile_functional(model, options):
+  ce = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+  model.compile(
+      optimizer=keras.optimizers.Adam(1e-3),
+      loss={"coarse": ce, "fine": ce},
+      metrics={"coarse": ["accuracy"],
+               "fine": ["accuracy",
+                        keras.metrics.SparseTopKCategoricalAccuracy(3)]},
+      **options)
+
+
+def build(case, spec):
+  """Returns a compiled model for `case` on `spec`."""
+  model_cfg = config.ModelConfig(backbone=case.backbone,
+                                 width=_width(case.backbone))
+  runtime_cfg = config.RuntimeConfig(
+      jit_compile=case.jit_compile, mixed_precision=case.mixed_precision,
+      steps_per_execution=case.steps_per_execution)
+  options = runtime.compile_options(runtime_cfg, tf.distribute.get_strategy())
+  keras.utils.set_random_seed(0)
+  with runtime.precision_policy(case.mixed_precision):
+    if case.functional:
+      model = functional_model(model_cfg, spec)
+      _compile_functional(model, options)
+      return model
+    model = model_lib.build(model_cfg, config.LossConfig(loss=case.loss), spec)
+  model.compile(optimizer=keras.optimizers.Adam(1e-3), **options)
+  return model
+
+
+class Timed:
+  """A built case with its own endless batch iterator and a step timer."""
+
+  def __init__(self, case):
+    self.case = case
+    spec = task(case.backbone)
+    self.model = build(case, spec)
+    batches = pipeline.batched(spec.splits["train"], BATCH_SIZE,
+                               training=True).repeat()
+    self.steps_per_call = case.steps_per_execution
+    # One short fit builds the optimizer, compiled metrics and the function
+    # exactly as fit() would; the timed calls then reuse that function.
+    self.model.fit(batches, steps_per_epoch=self.steps_per_call, epochs=1,
+                   verbose=0)
+    self._train = self.model.train_function
+    self._iterator = iter(batches)
+
+  def run(self, steps):
+    """Runs about `steps` training steps; returns steps per second."""
+    calls = max(1, steps // self.steps_per_call)
+    start = time.perf_counter()
+    for _ in range(calls):
+      logs = self._train(self._iterator)
+    float(next(iter(logs.values())))  # wait for the last step to finish
+    return calls * self.steps_per_call / (time.perf_counter() - start)
+
+  def warm_up(self, seconds):
+    """Traces the step, then returns how many steps take about `seconds`."""
+    self.run(2 * self.steps_per_call)
+    rate = self.run(8 * self.steps_per_call)
+    return max(8, int(rate * seconds) // 8 * 8)
