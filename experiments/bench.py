@@ -17,6 +17,7 @@ import statistics
 import sys
 
 from experiments import bench_cases
+from experiments import bench_pipeline
 from experiments import bench_report
 from research import backbones
 from research import losses
@@ -82,7 +83,8 @@ def ratio_rows(rows, rates):
       continue
     per_round = [a / b for a, b in zip(rates[case_a], rates[case_b])]
     table.append((
-        label, backbone, f"{statistics.median(rates[case_a]):.1f}",
+        label, f"{backbone} w{bench_cases.width(backbone)}",
+        f"{statistics.median(rates[case_a]):.1f}",
         f"{statistics.median(rates[case_b]):.1f}",
         f"{statistics.median(per_round):.3f} "
         f"[{min(per_round):.2f}, {max(per_round):.2f}]", target))
@@ -116,7 +118,7 @@ def main(argv):
   load_before = os.getloadavg()
   rates = time_rounds(cases, args.rounds, args.seconds, log)
   table = ratio_rows(rows, rates)
-  table.append(bench_report.pipeline_row())
+  table.append(bench_pipeline.row(args.rounds, args.seconds))
   memory = bench_report.memory_lines(skip_default=args.skip_rss)
   report = bench_report.markdown(
       table, memory, rounds=args.rounds, load=(load_before, os.getloadavg()),

@@ -13,17 +13,14 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from research import backbones
 from research import config
-from research import heads
-from research import losses
 from research import model as model_lib
 from research import runtime
 from research.data import pipeline
 from research.data import spec as spec_lib
 
 BATCH_SIZE = 64
-_IMAGE_SHAPE = (28, 28)  # Fashion-MNIST sized images for the conv backbones
+_IMAGE_SHAPE = (28, 28, 1)  # Fashion-MNIST sized images for the conv backbones
 _NUM_COARSE, _NUM_FINE = 4, 27
 
 
@@ -50,26 +47,25 @@ def task(backbone, size=2048, seed=0):
   fine_to_coarse = (np.arange(_NUM_FINE) * _NUM_COARSE // _NUM_FINE)
   split = spec_lib.split_from_arrays(inputs, fine_to_coarse[fine], fine)
   return spec_lib.DataSpec(
-      name="bench", input_shape=input_shape, input_kind="features",
+      name="bench", input_shape=input_shape,
+      input_kind="features" if backbone == "mlp" else "image",
       coarse_names=tuple(map(str, range(_NUM_COARSE))),
       fine_names=tuple(map(str, range(_NUM_FINE))),
       splits={"train": split}, fine_to_coarse=fine_to_coarse)
 
 
-def _width(backbone):
-  return 128 if backbone == "mlp" else 32
+def width(backbone):
+  """Backbone width used in the benchmark: the default for mlp, small else."""
+  return {"mlp": 128, "cnn": 32}.get(backbone, 16)
 
 
-def functional_model(model_cfg, spec):
-  """The same backbone, dropout and head as a functional model with outputs
-  {"coarse", "fine"}, to be compiled with per-output losses."""
+def functional_model(parts, spec):
+  """The backbone, dropout and head of TwoHeadModel `parts`, rewired as a
+  functional model with outputs {"coarse", "fine"} (so it is the same network
+  whatever builder made it), to be compiled with per-output losses."""
   inputs = keras.Input(shape=spec.input_shape)
-  backbone = backbones.build(model_cfg.backbone, spec.input_shape,
-                             model_cfg.width, l2=model_cfg.l2)
-  head = heads.build(model_cfg.head, spec.num_coarse, spec.num_fine,
-                     l2=model_cfg.l2)
-  features = keras.layers.Dropout(model_cfg.dropout)(backbone(inputs))
-  return keras.Model(inputs, head(features), name="functional_baseline")
+  features = parts.feature_dropout(parts.backbone(inputs))
+  return keras.Model(inputs, parts.head(features), name="functional_baseline")
 
 
 def _compile_functional(model, options):
@@ -86,18 +82,18 @@ def _compile_functional(model, options):
 def build(case, spec):
   """Returns a compiled model for `case` on `spec`."""
   model_cfg = config.ModelConfig(backbone=case.backbone,
-                                 width=_width(case.backbone))
+                                 width=width(case.backbone))
   runtime_cfg = config.RuntimeConfig(
       jit_compile=case.jit_compile, mixed_precision=case.mixed_precision,
       steps_per_execution=case.steps_per_execution)
   options = runtime.compile_options(runtime_cfg, tf.distribute.get_strategy())
   keras.utils.set_random_seed(0)
   with runtime.precision_policy(case.mixed_precision):
+    model = model_lib.build(model_cfg, config.LossConfig(loss=case.loss), spec)
     if case.functional:
-      model = functional_model(model_cfg, spec)
+      model = functional_model(model, spec)
       _compile_functional(model, options)
       return model
-    model = model_lib.build(model_cfg, config.LossConfig(loss=case.loss), spec)
   model.compile(optimizer=keras.optimizers.Adam(1e-3), **options)
   return model
 
@@ -105,12 +101,15 @@ def build(case, spec):
 class Timed:
   """A built case with its own endless batch iterator and a step timer."""
 
-  def __init__(self, case):
+  def __init__(self, case, spec=None, batches=None):
+    """`spec` defaults to `task(case.backbone)`, `batches` to its training
+    split, batched and repeated."""
     self.case = case
-    spec = task(case.backbone)
+    spec = spec or task(case.backbone)
     self.model = build(case, spec)
-    batches = pipeline.batched(spec.splits["train"], BATCH_SIZE,
-                               training=True).repeat()
+    if batches is None:
+      batches = pipeline.batched(spec.splits["train"], BATCH_SIZE,
+                                 training=True).repeat()
     self.steps_per_call = case.steps_per_execution
     # One short fit builds the optimizer, compiled metrics and the function
     # exactly as fit() would; the timed calls then reuse that function.

@@ -18,7 +18,6 @@ import keras
 import tensorflow as tf
 
 from experiments import bench_cases
-from research.data import registry as data_registry
 
 RECIPE_RESULTS = os.path.join("experiments", "results", "fashion_mnist",
                               "results.json")
@@ -41,15 +40,6 @@ def machine_lines():
       f"Python {platform.python_version()}",
       f"- date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC",
   ]
-
-
-def pipeline_row():
-  """Input pipeline alone vs the model's consumption (needs `label_file`)."""
-  if "label_file" not in data_registry.REGISTRY:
-    return ("input pipeline images/s / model images/s", "cnn", "n/a", "n/a",
-            "n/a", "n/a: no label_file source in the data registry")
-  return ("input pipeline images/s / model images/s", "cnn", "n/a", "n/a",
-          "n/a", "n/a: label_file pipeline timing not wired in yet")
 
 
 def _default_run_peak_rss_mb():
