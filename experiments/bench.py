@@ -105,6 +105,8 @@ def _parse(argv):
                       help="sentence added to the report (e.g. machine shared)")
   parser.add_argument("--out", default=os.path.join(
       "experiments", "results", "bench", "bench.md"))
+  parser.add_argument("--readme", default="README.md",
+                      help="README whose bench block gets the table ('' = none)")
   return parser.parse_args(argv)
 
 
@@ -126,6 +128,11 @@ def main(argv):
       note=args.note)
   print(report)
   bench_report.write(args.out, report)
+  if args.readme:
+    with open(args.readme, encoding="utf-8") as handle:
+      readme = handle.read()
+    bench_report.write(args.readme, bench_report.with_readme_block(
+        readme, table, bench_report.readme_caption(args.out, args.note)))
 
 
 if __name__ == "__main__":
