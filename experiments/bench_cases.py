@@ -30,6 +30,7 @@ class Case:
   backbone: str = "mlp"
   functional: bool = False  # the compile-time-loss baseline instead of ours
   loss: str = "ce"
+  loss_options: tuple = ()  # (LossConfig field, value) pairs, e.g. ghm_form
   jit_compile: bool = False
   mixed_precision: str = "none"
   steps_per_execution: int = 1
@@ -89,7 +90,8 @@ def build(case, spec):
   options = runtime.compile_options(runtime_cfg, tf.distribute.get_strategy())
   keras.utils.set_random_seed(0)
   with runtime.precision_policy(case.mixed_precision):
-    model = model_lib.build(model_cfg, config.LossConfig(loss=case.loss), spec)
+    model = model_lib.build(model_cfg, config.LossConfig(
+        loss=case.loss, **dict(case.loss_options)), spec)
     if case.functional:
       model = functional_model(model, spec)
       _compile_functional(model, options)
