@@ -6,6 +6,7 @@ recorded it in its results.
 """
 
 import datetime
+import glob
 import json
 import os
 import platform
@@ -19,8 +20,7 @@ import tensorflow as tf
 
 from experiments import bench_cases
 
-RECIPE_RESULTS = os.path.join("experiments", "results", "fashion_mnist",
-                              "results.json")
+RECIPE_RESULTS = os.path.join("experiments", "results", "fashion_mnist")
 _HEADER = ("comparison (ratio = A / B)", "backbone", "A steps/s",
            "B steps/s", "ratio median [min, max]", "target")
 
@@ -65,19 +65,26 @@ def _default_run_peak_rss_mb():
   return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 
 
+def _recipe_memory_line():
+  """Peak RSS the recipe recorded: its full run, else its newest shortened
+  run (a subfolder), saying which."""
+  found = sorted(glob.glob(os.path.join(RECIPE_RESULTS, "**", "results.json"),
+                           recursive=True), key=lambda p: (p.count(os.sep), p))
+  if not found:
+    return "- Fashion-MNIST recipe: n/a (no recorded run yet)"
+  with open(found[0], encoding="utf-8") as handle:
+    recipe = json.load(handle)
+  return (f"- Fashion-MNIST recipe ({found[0]}, {recipe['epochs']} epochs): "
+          f"{recipe['peak_rss_mb']:.0f} MB peak RSS")
+
+
 def memory_lines(skip_default=False):
   """Peak RSS bullets: default run, the recipe (if it recorded one), bench."""
   lines = []
   if not skip_default:
     lines.append("- default `python -m research.train` (child process): "
                  f"{_default_run_peak_rss_mb():.0f} MB peak RSS")
-  if os.path.exists(RECIPE_RESULTS):
-    with open(RECIPE_RESULTS, encoding="utf-8") as handle:
-      recipe = json.load(handle)
-    lines.append(f"- Fashion-MNIST recipe ({RECIPE_RESULTS}): "
-                 f"{recipe['peak_rss_mb']:.0f} MB peak RSS")
-  else:
-    lines.append("- Fashion-MNIST recipe: n/a (no recorded run yet)")
+  lines.append(_recipe_memory_line())
   own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
   lines.append(f"- this benchmark process (all cases built): {own:.0f} MB")
   return lines
