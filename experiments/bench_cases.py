@@ -130,7 +130,8 @@ class Timed:
     return calls * self.steps_per_call / (time.perf_counter() - start)
 
   def warm_up(self, seconds):
-    """Traces the step, then returns how many steps take about `seconds`."""
-    self.run(2 * self.steps_per_call)
-    rate = self.run(8 * self.steps_per_call)
-    return max(8, int(rate * seconds) // 8 * 8)
+    """Runs the traced step a little, then returns how many steps (whole
+    calls) take about `seconds`."""
+    rate = self.run(2 * self.steps_per_call)
+    calls = max(1, round(rate * seconds / self.steps_per_call))
+    return calls * self.steps_per_call
