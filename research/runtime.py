@@ -40,7 +40,7 @@ def compile_options(runtime_cfg, strategy):
   Raises:
     ValueError: for --jit_compile with several replicas on CPU, where XLA fails
       deep inside fit ("Trying to access resource ... located in device
-      CPU:1 from device CPU:0"); say so before any work is done.
+      CPU:1 from device CPU:0"); say so before training starts.
   """
   on_gpu = bool(tf.config.list_logical_devices("GPU"))
   if (runtime_cfg.jit_compile and strategy.num_replicas_in_sync > 1
