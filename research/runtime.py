@@ -37,6 +37,13 @@ def precision_policy(name):
 def compile_options(runtime_cfg, strategy):
   """Keyword arguments for `model.compile` from config.RuntimeConfig.
 
+  Args:
+    runtime_cfg: config.RuntimeConfig (jit_compile, steps_per_execution).
+    strategy: the tf.distribute strategy the model is compiled under.
+
+  Returns:
+    {"jit_compile": bool, "steps_per_execution": int}.
+
   Raises:
     ValueError: for --jit_compile with several replicas on CPU, where XLA fails
       deep inside fit ("Trying to access resource ... located in device
