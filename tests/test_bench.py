@@ -71,3 +71,15 @@ def test_recipe_config_is_valid_once_the_source_exists():
   cfg = fashion_mnist.recipe_config(epochs=1)
   assert cfg.data.dataset == "fashion_mnist"
   assert cfg.model.backbone == "small_resnet"
+
+
+def test_recipe_overrides_parse_as_the_field_types():
+  cfg = fashion_mnist.config.Config()
+  changes = fashion_mnist.overrides(
+      cfg, ["optim.learning_rate=0.05", "train.batch_size=256",
+            "runtime.jit_compile=true", "optim.optimizer=adam"])
+  assert changes == {"optim": {"learning_rate": 0.05, "optimizer": "adam"},
+                     "train": {"batch_size": 256},
+                     "runtime": {"jit_compile": True}}
+  with pytest.raises(ValueError, match="--set optim.nope=1: expected"):
+    fashion_mnist.overrides(cfg, ["optim.nope=1"])

@@ -27,18 +27,40 @@ TARGETS = {"fine/accuracy": 0.94, "coarse/accuracy": 0.99}
 BUDGET_MINUTES = 30.0
 
 
-def recipe_config(epochs=15, width=16, seed=0, optimizer="sgd",
-                  learning_rate=0.1):
+def recipe_config(epochs=15, width=16, seed=0):
   """The recipe as a Config: every choice that the result depends on."""
   return config.Config().replace(
       data={"dataset": "fashion_mnist", "validation_share": 0.05,
             "augment_crop_padding": 2, "augment_flip": True},
       model={"backbone": "small_resnet", "width": width, "dropout": 0.1,
              "l2": 5e-4},
-      optim={"optimizer": optimizer, "learning_rate": learning_rate,
+      optim={"optimizer": "sgd", "learning_rate": 0.1,
              "lr_schedule": "cosine"},
       train={"epochs": epochs, "batch_size": 128, "seed": seed},
       runtime={"verbose": 2})
+
+
+def overrides(cfg, assignments):
+  """{section: {field: value}} from "section.field=value" strings, each value
+  parsed as the type of the field's current value.
+
+  Raises:
+    ValueError: naming the assignment that is malformed or unknown.
+  """
+  changes = {}
+  for assignment in assignments:
+    name, _, text = assignment.partition("=")
+    section, _, field = name.partition(".")
+    current = getattr(getattr(cfg, section, None), field, None)
+    if not text or current is None:
+      raise ValueError(f"--set {assignment}: expected SECTION.FIELD=VALUE with "
+                       f"a field of {sorted(cfg.as_dict())}")
+    if isinstance(current, bool):
+      value = text.lower() in ("1", "true", "yes")
+    else:
+      value = type(current)(text)
+    changes.setdefault(section, {})[field] = value
+  return changes
 
 
 def register_backbone():
@@ -94,8 +116,10 @@ def _parse(argv):
   parser.add_argument("--epochs", type=int, default=15)
   parser.add_argument("--width", type=int, default=16)
   parser.add_argument("--seed", type=int, default=0)
-  parser.add_argument("--optimizer", default="sgd")
-  parser.add_argument("--learning_rate", type=float, default=0.1)
+  parser.add_argument("--set", action="append", default=[],
+                      metavar="SECTION.FIELD=VALUE",
+                      help="override one config field, e.g. "
+                      "--set optim.learning_rate=0.05 (repeatable)")
   parser.add_argument("--model_dir", default=os.path.join(
       "runs", f"fashion_mnist-{datetime.datetime.now():%Y%m%d-%H%M%S}"))
   parser.add_argument("--results_dir", default=RESULTS_DIR)
@@ -107,8 +131,8 @@ def _parse(argv):
 def main(argv):
   args = _parse(argv)
   register_backbone()
-  cfg = recipe_config(args.epochs, args.width, args.seed, args.optimizer,
-                      args.learning_rate).replace(
+  cfg = recipe_config(args.epochs, args.width, args.seed)
+  cfg = cfg.replace(**overrides(cfg, args.set)).replace(
       runtime={"model_dir": args.model_dir})
   results = training.run(cfg, args.model_dir)
   peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
