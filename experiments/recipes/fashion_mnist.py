@@ -57,6 +57,8 @@ def overrides(cfg, assignments):
                        f"a field of {sorted(cfg.as_dict())}")
     if isinstance(current, bool):
       value = text.lower() in ("1", "true", "yes")
+    elif isinstance(current, tuple):
+      value = tuple(float(v) for v in text.split(","))
     else:
       value = type(current)(text)
     changes.setdefault(section, {})[field] = value
