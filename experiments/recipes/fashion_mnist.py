@@ -1,6 +1,7 @@
-"""Fashion-MNIST recipe: a small residual CNN, augmentation, SGD + cosine.
+"""Fashion-MNIST recipe: a small residual CNN, flip augmentation, Adam + cosine.
 
     python -m experiments.recipes.fashion_mnist [--epochs N] [--width W]
+        [--set SECTION.FIELD=VALUE ...]
 
 Target: >= 94.0% fine and >= 99% coarse test accuracy within 30 minutes on 2
 CPU cores (published small-CNN anchors: 93.4% 2 conv + BN, 93.69% SCNNB,
@@ -8,6 +9,11 @@ CPU cores (published small-CNN anchors: 93.4% 2 conv + BN, 93.69% SCNNB,
 (`apt-get install dataset-fashion-mnist`). Trains with `research.training.run`
 and writes `results.json` and `results.md` (accuracy, minutes, peak RSS) to
 `experiments/results/fashion_mnist/`.
+
+The net is small because 2 CPU cores give about 80 s per epoch at width 16;
+in 5-epoch trials (results/fashion_mnist/shortened/) light regularization
+(flip only, no dropout, l2 1e-4, Adam) beat crop + flip, dropout and SGD by
+1 point: at this budget the net underfits rather than overfits.
 """
 
 import argparse
@@ -27,14 +33,14 @@ TARGETS = {"fine/accuracy": 0.94, "coarse/accuracy": 0.99}
 BUDGET_MINUTES = 30.0
 
 
-def recipe_config(epochs=15, width=16, seed=0):
+def recipe_config(epochs=16, width=16, seed=0):
   """The recipe as a Config: every choice that the result depends on."""
   return config.Config().replace(
       data={"dataset": "fashion_mnist", "validation_share": 0.05,
-            "augment_crop_padding": 2, "augment_flip": True},
-      model={"backbone": "small_resnet", "width": width, "dropout": 0.1,
-             "l2": 5e-4},
-      optim={"optimizer": "sgd", "learning_rate": 0.1,
+            "augment_flip": True},
+      model={"backbone": "small_resnet", "width": width, "dropout": 0.0,
+             "l2": 1e-4},
+      optim={"optimizer": "adam", "learning_rate": 2e-3,
              "lr_schedule": "cosine"},
       train={"epochs": epochs, "batch_size": 128, "seed": seed},
       runtime={"verbose": 2})
@@ -115,7 +121,7 @@ def markdown(record):
 
 def _parse(argv):
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  parser.add_argument("--epochs", type=int, default=15)
+  parser.add_argument("--epochs", type=int, default=16)
   parser.add_argument("--width", type=int, default=16)
   parser.add_argument("--seed", type=int, default=0)
   parser.add_argument("--set", action="append", default=[],
