@@ -68,14 +68,18 @@ def _default_run_peak_rss_mb():
 def _recipe_memory_line():
   """Peak RSS the recipe recorded: its full run, else its newest shortened
   run (a subfolder), saying which."""
-  found = sorted(glob.glob(os.path.join(RECIPE_RESULTS, "**", "results.json"),
-                           recursive=True), key=lambda p: (p.count(os.sep), p))
+  full = os.path.join(RECIPE_RESULTS, "results.json")
+  found = [full] if os.path.exists(full) else glob.glob(
+      os.path.join(RECIPE_RESULTS, "**", "results.json"), recursive=True)
   if not found:
     return "- Fashion-MNIST recipe: n/a (no recorded run yet)"
-  with open(found[0], encoding="utf-8") as handle:
-    recipe = json.load(handle)
-  return (f"- Fashion-MNIST recipe ({found[0]}, {recipe['epochs']} epochs): "
-          f"{recipe['peak_rss_mb']:.0f} MB peak RSS")
+  records = {}
+  for path in found:
+    with open(path, encoding="utf-8") as handle:
+      records[path] = json.load(handle)
+  path = max(records, key=lambda p: records[p]["date"])
+  return (f"- Fashion-MNIST recipe ({path}, {records[path]['epochs']} "
+          f"epochs): {records[path]['peak_rss_mb']:.0f} MB peak RSS")
 
 
 def memory_lines(skip_default=False):
