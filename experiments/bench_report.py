@@ -38,13 +38,22 @@ def _now():
   return f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC"
 
 
+def _code_version():
+  try:
+    return subprocess.run(["git", "log", "-1", "--format=%h %s"], check=True,
+                          capture_output=True, text=True).stdout.strip()
+  except (OSError, subprocess.CalledProcessError):
+    return "unknown (not a git checkout)"
+
+
 def machine_lines():
-  """Cores, CPU model, versions and date, one markdown bullet each."""
+  """Cores, CPU model, versions, code and date, one markdown bullet each."""
   return [
       f"- CPU: {_cpu_model()}; {len(os.sched_getaffinity(0))} usable cores "
       f"({os.cpu_count()} online)",
       f"- TensorFlow {tf.__version__}, Keras {keras.__version__}, "
       f"Python {platform.python_version()}",
+      f"- code: {_code_version()}",
       f"- date: {_now()}",
   ]
 
