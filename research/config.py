@@ -96,6 +96,9 @@ class RuntimeConfig:
   keep_checkpoints: int = 3
   best_metric: str = "val_fine/accuracy"
   best_mode: str = "max"
+  jit_compile: bool = False
+  mixed_precision: str = "none"
+  steps_per_execution: int = 1
 
 
 @dataclasses.dataclass(frozen=True)

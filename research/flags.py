@@ -13,7 +13,7 @@ import sys
 from absl import flags
 
 from research import backbones, checkpointing, decoding, heads, loss_weights
-from research import losses, optim, strategies
+from research import losses, optim, runtime, strategies
 from research.data import registry as data_registry
 
 FLAGS = flags.FLAGS
@@ -205,6 +205,17 @@ _in_group("runtime", flags.DEFINE_string, "best_metric", "val_fine/accuracy",
 _in_group("runtime", flags.DEFINE_enum, "best_mode", "max",
           list(checkpointing.MODES), "Whether --best_metric improves upward "
           "(max) or downward (min).")
+_in_group("runtime", flags.DEFINE_bool, "jit_compile", False,
+          "Compile the train/test steps with XLA (one device only on CPU: "
+          "not with --strategy=mirrored there).")
+_in_group("runtime", flags.DEFINE_enum, "mixed_precision", "none",
+          list(runtime.PRECISIONS),
+          "Keras dtype policy of the layers: mixed_bfloat16 for CPU/TPU, "
+          "mixed_float16 for GPU (with dynamic loss scaling); losses and "
+          "metrics stay float32.")
+_in_group("runtime", flags.DEFINE_integer, "steps_per_execution", 1,
+          "Training steps per call into the compiled function (fewer Python "
+          "round trips; callbacks then see every N-th step).")
 
 # ---- tools: research.evaluate / predict / export (they read --model_dir too)
 _in_tool_group("tools", flags.DEFINE_enum, "split", "test",
@@ -296,6 +307,8 @@ flags.register_validator(
     "expected 0 (off) or a positive number of steps")
 flags.register_validator(
     "lookahead_step_size", lambda v: 0 < v <= 1, "expected a share in (0, 1]")
+flags.register_validator(
+    "steps_per_execution", lambda v: v >= 1, "expected an integer >= 1")
 flags.register_validator(
     "dropout", lambda v: 0 <= v < 1, "expected a rate in [0, 1)")
 flags.register_validator(

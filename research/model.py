@@ -99,7 +99,10 @@ class TwoHeadModel(keras.Model):
     with tf.GradientTape() as tape:
       logits = self(inputs, training=True, coarse_teacher=labels["coarse"])
       objective = self.objective(labels, logits, sample_weight, training=True)
-    gradients = tape.gradient(objective.replica_loss, self.trainable_variables)
+      # Identity unless compile() wrapped the optimizer in a LossScaleOptimizer
+      # (mixed_float16); its apply() unscales the gradients again.
+      scaled_loss = self.optimizer.scale_loss(objective.replica_loss)
+    gradients = tape.gradient(scaled_loss, self.trainable_variables)
     self.optimizer.apply(gradients, self.trainable_variables)
     return self.record(labels, logits, objective)
 

@@ -81,7 +81,11 @@ class EpochScalars(keras.callbacks.Callback):
 
 
 class Throughput(keras.callbacks.Callback):
-  """Measures training steps per second, leaving out the first (tracing) epoch."""
+  """Measures training steps per second, leaving out the first (tracing) epoch.
+
+  Counts steps from the batch indices Keras passes, not from the number of
+  callbacks, so it stays right with steps_per_execution > 1.
+  """
 
   def __init__(self):
     super().__init__()
@@ -99,7 +103,10 @@ class Throughput(keras.callbacks.Callback):
       self._start = time.perf_counter()
 
   def on_train_batch_end(self, batch, logs=None):
-    self._epoch_steps += 1
+    # With steps_per_execution N, one call covers N steps and `batch` is the
+    # index of its last step (past the end for a short final call).
+    steps_in_epoch = self.params.get("steps") or batch + 1
+    self._epoch_steps = min(batch + 1, steps_in_epoch)
     self._last = time.perf_counter()
 
   def on_epoch_end(self, epoch, logs=None):

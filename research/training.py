@@ -16,6 +16,7 @@ from research import guards
 from research import loss_weights
 from research import model as model_lib
 from research import optim
+from research import runtime
 from research import strategies
 from research import summaries
 from research.data import classes_file
@@ -53,10 +54,13 @@ def _record_hierarchy(spec, hierarchy_file, output_dir):
   return hierarchy
 
 
-def _build_and_restore(cfg, spec, hierarchy_mask, total_steps, output_dir):
+def _build_and_restore(cfg, spec, hierarchy_mask, total_steps, output_dir,
+                       strategy):
   """Model, optimizer and training state; call inside strategy.scope()."""
-  model = model_lib.build(cfg.model, cfg.loss, spec, hierarchy_mask)
-  model.compile(optimizer=optim.build(cfg.optim, total_steps))
+  with runtime.precision_policy(cfg.runtime.mixed_precision):
+    model = model_lib.build(cfg.model, cfg.loss, spec, hierarchy_mask)
+  model.compile(optimizer=optim.build(cfg.optim, total_steps),
+                **runtime.compile_options(cfg.runtime, strategy))
   model.optimizer.build(model.trainable_variables)  # slots exist to restore
   state = checkpointing.TrainingState(
       model, os.path.join(output_dir, "checkpoints"),
@@ -96,7 +100,7 @@ def run(cfg, model_dir, strategy=None):
   total_steps = cfg.train.epochs * steps_per_epoch
   with strategy.scope():
     model, state, first_epoch = _build_and_restore(
-        cfg, spec, hierarchy.mask, total_steps, output_dir)
+        cfg, spec, hierarchy.mask, total_steps, output_dir, strategy)
   evaluation = _evaluation_sets(spec, cfg.train.batch_size)
   throughput = summaries.Throughput()
   if first_epoch < cfg.train.epochs:

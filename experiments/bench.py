@@ -1,0 +1,160 @@
+"""Benchmark: where the training time goes, as ratios of steps per second.
+
+    python -m experiments.bench [--rounds 7] [--seconds 1.0]
+
+From one process, builds every case of `comparisons()` (bench_cases.Case),
+then times them in interleaved rounds (the order rotates each round) so that
+load from other processes hits all cases alike; a comparison's ratio is the
+median over rounds of rate(A) / rate(B) measured in the same round. Also
+measures the peak RSS of a default `research.train` run in a child process.
+Prints the table and writes it, with the machine description, to
+`experiments/results/bench/bench.md`.
+"""
+
+import argparse
+import dataclasses
+import os
+import statistics
+import sys
+
+from experiments import bench_cases
+from experiments import bench_pipeline
+from experiments import bench_report
+from research import backbones
+from research import config
+from research import losses
+
+Case = bench_cases.Case
+
+
+def _backbone_rows(backbone):
+  ours, functional = Case(backbone), Case(backbone, functional=True)
+  xla = Case(backbone, jit_compile=True)
+  return [
+      ("train_step / functional", backbone, ours, functional, ">= 0.97"),
+      ("train_step / functional, both XLA", backbone, xla,
+       Case(backbone, functional=True, jit_compile=True), ">= 1.0"),
+      ("XLA on / off", backbone, xla, ours, ""),
+      ("mixed_bfloat16 / float32", backbone,
+       Case(backbone, mixed_precision="mixed_bfloat16"), ours, ""),
+  ]
+
+
+def _ghm_rows():
+  """GHM step time over CE's, once per GHM form (`ghm_form`, if the config
+  has it)."""
+  if "ghm" not in losses.REGISTRY:
+    return [("step time ghm / ce", "mlp", None, None,
+             "n/a: no ghm loss in the registry")]
+  has_forms = "ghm_form" in {f.name for f in
+                             dataclasses.fields(config.LossConfig)}
+  forms = losses.ghm.FORMS if has_forms else ("default",)
+  rows = []
+  for form in forms:
+    options = (("ghm_form", form),) if has_forms else ()
+    rows.append((f"step time ghm ({form}) / ce", "mlp", Case(),
+                 Case(loss="ghm", loss_options=options), "<= 1.05"))
+  return rows
+
+
+def comparisons(backbone_names):
+  """(label, backbone, case A, case B or None, target) rows; ratio = A / B."""
+  rows = []
+  for backbone in backbone_names:
+    rows += _backbone_rows(backbone)
+  rows.append(("steps_per_execution 8 / 1", "mlp",
+               Case(steps_per_execution=8), Case(), ""))
+  rows += _ghm_rows()
+  return rows
+
+
+def time_rounds(cases, rounds, seconds, log):
+  """Builds and warms every case, then returns {case: [rate per round]}."""
+  timed, steps = {}, {}
+  for case in cases:
+    log(f"building {case}")
+    timed[case] = bench_cases.Timed(case)
+    steps[case] = timed[case].warm_up(seconds)
+  rates = {case: [] for case in cases}
+  for round_index in range(rounds):
+    shift = round_index % len(cases)
+    order = cases[shift:] + cases[:shift]
+    if round_index % 2:
+      order.reverse()
+    for case in order:
+      rates[case].append(timed[case].run(steps[case]))
+    log(f"round {round_index + 1}/{rounds} done")
+  return rates
+
+
+def ratio_rows(rows, rates):
+  """Table rows with median rates and the median of per-round ratios."""
+  table = []
+  for label, backbone, case_a, case_b, target in rows:
+    if case_a is None:
+      table.append((label, backbone, "n/a", "n/a", "n/a", target))
+      continue
+    per_round = [a / b for a, b in zip(rates[case_a], rates[case_b])]
+    table.append((
+        label, f"{backbone} w{bench_cases.width(backbone)}",
+        f"{statistics.median(rates[case_a]):.1f}",
+        f"{statistics.median(rates[case_b]):.1f}",
+        f"{statistics.median(per_round):.3f} "
+        f"[{min(per_round):.2f}, {max(per_round):.2f}]", target))
+  return table
+
+
+def _parse(argv):
+  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser.add_argument("--rounds", type=int, default=7,
+                      help="interleaved timing rounds (median reported)")
+  parser.add_argument("--seconds", type=float, default=1.0,
+                      help="target seconds per case per round")
+  parser.add_argument("--backbones", default="mlp,cnn,resnet18",
+                      help="backbones to compare (missing ones are skipped)")
+  parser.add_argument("--skip_rss", action="store_true",
+                      help="do not run the default training for its peak RSS")
+  parser.add_argument("--note", default="",
+                      help="sentence added to the report (e.g. machine shared)")
+  parser.add_argument("--out", default=os.path.join(
+      "experiments", "results", "bench", "bench.md"))
+  parser.add_argument("--readme", default="README.md",
+                      help="README whose bench block gets the table ('' = none)")
+  return parser.parse_args(argv)
+
+
+def _log(message):
+  print(message, file=sys.stderr, flush=True)
+
+
+def _update_readme(path, table, caption):
+  with open(path, encoding="utf-8") as handle:
+    readme = handle.read()
+  bench_report.write(path, bench_report.with_readme_block(readme, table,
+                                                          caption))
+
+
+def main(argv):
+  args = _parse(argv)
+  names = [n for n in args.backbones.split(",") if n in backbones.REGISTRY]
+  rows = comparisons(names)
+  cases = list(dict.fromkeys(
+      case for row in rows for case in row[2:4] if case is not None))
+  load_before = os.getloadavg()
+  rates = time_rounds(cases, args.rounds, args.seconds, _log)
+  table = ratio_rows(rows, rates)
+  table.append(bench_pipeline.row(args.rounds, args.seconds))
+  memory = bench_report.memory_lines(skip_default=args.skip_rss)
+  report = bench_report.markdown(
+      table, memory, rounds=args.rounds, load=(load_before, os.getloadavg()),
+      skipped=[n for n in args.backbones.split(",") if n not in names],
+      note=args.note)
+  print(report)
+  bench_report.write(args.out, report)
+  if args.readme:
+    _update_readme(args.readme, table,
+                   bench_report.readme_caption(args.out, args.note))
+
+
+if __name__ == "__main__":
+  main(sys.argv[1:])

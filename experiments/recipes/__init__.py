@@ -1,0 +1,1 @@
+"""Training recipes on real data that reach a stated accuracy in a stated time."""

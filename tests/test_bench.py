@@ -1,0 +1,85 @@
+"""The benchmark's arithmetic and README block, and the recipe's backbone.
+
+No timing is asserted: step rates depend on the machine and its load.
+"""
+
+import numpy as np
+import pytest
+
+from experiments import bench
+from experiments import bench_cases
+from experiments import bench_report
+from experiments.recipes import fashion_mnist
+from experiments.recipes import small_resnet
+from research import backbones
+from research.data import registry as data_registry
+
+
+def test_ratio_is_the_median_of_per_round_ratios():
+  fast, slow = bench_cases.Case(), bench_cases.Case(functional=True)
+  rates = {fast: [10.0, 30.0, 12.0], slow: [5.0, 10.0, 12.0]}
+  rows = bench.ratio_rows([("a / b", "mlp", fast, slow, ">= 1")], rates)
+  label, backbone, rate_a, rate_b, ratio, target = rows[0]
+  assert (label, backbone, target) == ("a / b", "mlp w128", ">= 1")
+  assert (rate_a, rate_b) == ("12.0", "10.0")  # medians of each case
+  per_round = np.array([10 / 5, 30 / 10, 12 / 12])
+  assert ratio == f"{np.median(per_round):.3f} [1.00, 3.00]"
+
+
+def test_every_comparison_has_two_cases_or_says_why_not():
+  for label, _, case_a, case_b, target in bench.comparisons(["mlp", "cnn"]):
+    if case_a is None:
+      assert target.startswith("n/a: "), label
+    else:
+      assert case_a != case_b, label
+  labels = [row[0] for row in bench.comparisons(["mlp"])]
+  assert "steps_per_execution 8 / 1" in labels
+
+
+def test_readme_block_is_replaced_between_the_markers_only():
+  readme = ("# title\n" + bench_report.README_START + "\nold table\n" +
+            bench_report.README_END + "\nafter\n")
+  rows = [("x / y", "mlp w128", "1.0", "2.0", "0.500 [0.50, 0.50]", "")]
+  updated = bench_report.with_readme_block(readme, rows, "Measured today.")
+  assert "old table" not in updated
+  assert updated.startswith("# title\n" + bench_report.README_START)
+  assert updated.endswith(bench_report.README_END + "\nafter\n")
+  assert "| x / y | mlp w128 | 1.0 | 2.0 | 0.500 [0.50, 0.50] |  |" in updated
+  with pytest.raises(ValueError, match="README.md: expected the lines"):
+    bench_report.with_readme_block("# no markers\n", rows, "")
+
+
+@pytest.mark.parametrize("input_shape", [(28, 28), (28, 28, 1)])
+def test_small_resnet_maps_images_to_4w_features(input_shape):
+  model = small_resnet.small_resnet(input_shape, width=4)
+  features = model(np.zeros((2, *input_shape), np.float32))
+  assert features.shape == (2, 16)
+  convs = [layer for layer in model.layers if "conv" in layer.name]
+  assert len(convs) == 1 + 2 * small_resnet.STAGES + 2  # stem, blocks, 2 projections
+
+
+def test_recipe_registers_its_backbone(monkeypatch):
+  monkeypatch.setattr(backbones, "REGISTRY", dict(backbones.REGISTRY))
+  fashion_mnist.register_backbone()
+  entry = backbones.REGISTRY["small_resnet"]
+  assert getattr(entry, "builder", entry) is small_resnet.small_resnet
+
+
+def test_recipe_config_is_valid_once_the_source_exists():
+  if "fashion_mnist" not in data_registry.REGISTRY:
+    pytest.skip("the fashion_mnist source is not merged yet")
+  cfg = fashion_mnist.recipe_config(epochs=1)
+  assert cfg.data.dataset == "fashion_mnist"
+  assert cfg.model.backbone == "small_resnet"
+
+
+def test_recipe_overrides_parse_as_the_field_types():
+  cfg = fashion_mnist.config.Config()
+  changes = fashion_mnist.overrides(
+      cfg, ["optim.learning_rate=0.05", "train.batch_size=256",
+            "runtime.jit_compile=true", "optim.optimizer=adam"])
+  assert changes == {"optim": {"learning_rate": 0.05, "optimizer": "adam"},
+                     "train": {"batch_size": 256},
+                     "runtime": {"jit_compile": True}}
+  with pytest.raises(ValueError, match="--set optim.nope=1: expected"):
+    fashion_mnist.overrides(cfg, ["optim.nope=1"])
