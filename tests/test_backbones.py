@@ -48,7 +48,7 @@ class ShapeTest(parameterized.TestCase):
      "dataset gives text inputs; use one of ['bilstm', 'text_cnn']"),
     ("text_cnn", "image", "--backbone=text_cnn takes text inputs, but the "
      "dataset gives image inputs; use one of ['cnn', 'mlp', 'mobilenet_v2', "
-     "'resnet18', 'resnext18']"),
+     "'resnet18', 'resnext18', 'small_resnet']"),
     ("resnet18", "features", "--backbone=resnet18 takes image inputs, but the "
      "dataset gives features inputs; use one of ['mlp']"),
 ])

@@ -24,8 +24,6 @@ import os
 import resource
 import sys
 
-from experiments.recipes import small_resnet
-from research import backbones
 from research import config
 from research import summaries
 from research import training
@@ -71,14 +69,6 @@ def overrides(cfg, assignments):
       value = type(current)(text)
     changes.setdefault(section, {})[field] = value
   return changes
-
-
-def register_backbone():
-  """Adds `small_resnet` to the backbone registry for this process."""
-  entry_type = getattr(backbones, "Entry", None)
-  builder = small_resnet.small_resnet
-  backbones.REGISTRY["small_resnet"] = (
-      entry_type(builder, ("image",)) if entry_type else builder)
 
 
 def summary(cfg, results, peak_rss_mb, note):
@@ -140,7 +130,6 @@ def _parse(argv):
 
 def main(argv):
   args = _parse(argv)
-  register_backbone()
   cfg = recipe_config(args.epochs, args.width, args.seed)
   cfg = cfg.replace(**overrides(cfg, args.set)).replace(
       runtime={"model_dir": args.model_dir})

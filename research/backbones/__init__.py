@@ -20,6 +20,7 @@ REGISTRY = {
     "cnn": Entry(cnn, ("image",)),
     "resnet18": Entry(resnet.resnet18, ("image",)),
     "resnext18": Entry(resnet.resnext18, ("image",)),
+    "small_resnet": Entry(resnet.small_resnet, ("image",)),
     "mobilenet_v2": Entry(applications.mobilenet_v2, ("image",)),
     "text_cnn": Entry(text.text_cnn, ("text",)),
     "bilstm": Entry(text.bilstm, ("text",)),
