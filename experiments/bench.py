@@ -141,10 +141,12 @@ def main(argv):
   cases = list(dict.fromkeys(
       case for row in rows for case in row[2:4] if case is not None))
   load_before = os.getloadavg()
+  default_rss_mb = None if args.skip_rss else (
+      bench_report.default_run_peak_rss_mb())
   rates = time_rounds(cases, args.rounds, args.seconds, _log)
   table = ratio_rows(rows, rates)
   table.append(bench_pipeline.row(args.rounds, args.seconds))
-  memory = bench_report.memory_lines(skip_default=args.skip_rss)
+  memory = bench_report.memory_lines(default_rss_mb)
   report = bench_report.markdown(
       table, memory, rounds=args.rounds, load=(load_before, os.getloadavg()),
       skipped=[n for n in args.backbones.split(",") if n not in names],

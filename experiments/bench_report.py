@@ -12,13 +12,14 @@ import os
 import platform
 import resource
 import subprocess
-import sys
 import tempfile
 
 import keras
 import tensorflow as tf
 
 from experiments import bench_cases
+from research import config
+from research import training
 
 RECIPE_RESULTS = os.path.join("experiments", "results", "fashion_mnist")
 _HEADER = ("comparison (ratio = A / B)", "backbone", "A steps/s",
@@ -66,12 +67,15 @@ def readme_caption(report_path, note):
   return caption + f"; full report with memory: `{report_path}`."
 
 
-def _default_run_peak_rss_mb():
+def default_run_peak_rss_mb():
+  """Trains the default configuration in this process and returns its peak
+  RSS; call it before anything else is built. (A child process would report
+  this parent's pages too: Linux keeps the fork's RSS in the child's maximum.)
+  """
+  cfg = config.Config().replace(runtime={"verbose": 0})
   with tempfile.TemporaryDirectory() as model_dir:
-    subprocess.run([sys.executable, "-m", "research.train", "--verbose=0",
-                    f"--model_dir={model_dir}"], check=True,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-  return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    training.run(cfg, model_dir)
+  return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _recipe_memory_line():
@@ -91,12 +95,12 @@ def _recipe_memory_line():
           f"epochs): {records[path]['peak_rss_mb']:.0f} MB peak RSS")
 
 
-def memory_lines(skip_default=False):
+def memory_lines(default_rss_mb=None):
   """Peak RSS bullets: default run, the recipe (if it recorded one), bench."""
   lines = []
-  if not skip_default:
-    lines.append("- default `python -m research.train` (child process): "
-                 f"{_default_run_peak_rss_mb():.0f} MB peak RSS")
+  if default_rss_mb is not None:
+    lines.append("- default `python -m research.train` configuration, trained "
+                 f"first in this process: {default_rss_mb:.0f} MB peak RSS")
   lines.append(_recipe_memory_line())
   own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
   lines.append(f"- this benchmark process (all cases built): {own:.0f} MB")
@@ -136,7 +140,8 @@ def markdown(rows, memory, rounds, load, skipped, note):
 
 
 def write(path, text):
-  os.makedirs(os.path.dirname(path), exist_ok=True)
+  if os.path.dirname(path):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
   with open(path, "w", encoding="utf-8") as handle:
     handle.write(text)
 
