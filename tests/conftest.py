@@ -22,3 +22,10 @@ def two_replicas():
   """A MirroredStrategy over two logical CPU devices, shared by all tests."""
   devices = [d.name for d in tf.config.list_logical_devices("CPU")][:2]
   return tf.distribute.MirroredStrategy(devices)
+
+
+def pytest_configure(config):
+  # Kept here rather than in a pytest.ini: the repository's top level is fixed.
+  config.addinivalue_line(
+      "markers", "slow: longer tests (real data, multi-process); still run in CI.")
+  config.addinivalue_line("filterwarnings", "ignore::DeprecationWarning")
