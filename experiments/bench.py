@@ -12,7 +12,6 @@ Prints the table and writes it, with the machine description, to
 """
 
 import argparse
-import dataclasses
 import os
 import statistics
 import sys
@@ -21,7 +20,6 @@ from experiments import bench_cases
 from experiments import bench_pipeline
 from experiments import bench_report
 from research import backbones
-from research import config
 from research import losses
 
 Case = bench_cases.Case
@@ -41,24 +39,14 @@ def _backbone_rows(backbone):
 
 
 def _ghm_rows():
-  """GHM step time over CE's, once per GHM form (`ghm_form`, if the config
-  has it)."""
-  if "ghm" not in losses.REGISTRY:
-    return [("step time ghm / ce", "mlp", None, None,
-             "n/a: no ghm loss in the registry")]
-  has_forms = "ghm_form" in {f.name for f in
-                             dataclasses.fields(config.LossConfig)}
-  forms = losses.ghm.FORMS if has_forms else ("default",)
-  rows = []
-  for form in forms:
-    options = (("ghm_form", form),) if has_forms else ()
-    rows.append((f"step time ghm ({form}) / ce", "mlp", Case(),
-                 Case(loss="ghm", loss_options=options), "<= 1.05"))
-  return rows
+  """GHM step time over CE's, once per GHM form."""
+  return [(f"step time ghm ({form}) / ce", "mlp", Case(),
+           Case(loss="ghm", loss_options=(("ghm_form", form),)), "<= 1.05")
+          for form in losses.ghm.FORMS]
 
 
 def comparisons(backbone_names):
-  """(label, backbone, case A, case B or None, target) rows; ratio = A / B."""
+  """(label, backbone, case A, case B, target) rows; ratio = A / B."""
   rows = []
   for backbone in backbone_names:
     rows += _backbone_rows(backbone)
@@ -91,9 +79,6 @@ def ratio_rows(rows, rates):
   """Table rows with median rates and the median of per-round ratios."""
   table = []
   for label, backbone, case_a, case_b, target in rows:
-    if case_a is None:
-      table.append((label, backbone, "n/a", "n/a", "n/a", target))
-      continue
     per_round = [a / b for a, b in zip(rates[case_a], rates[case_b])]
     table.append((
         label, f"{backbone} w{bench_cases.width(backbone)}",
@@ -139,7 +124,7 @@ def main(argv):
   names = [n for n in args.backbones.split(",") if n in backbones.REGISTRY]
   rows = comparisons(names)
   cases = list(dict.fromkeys(
-      case for row in rows for case in row[2:4] if case is not None))
+      case for row in rows for case in row[2:4]))
   load_before = os.getloadavg()
   default_rss_mb = None if args.skip_rss else (
       bench_report.default_run_peak_rss_mb())
