@@ -77,7 +77,7 @@ class TwoHeadModel(keras.Model):
 
   @property
   def metrics(self):
-    return list(self.two_head_metrics.trackers.values())
+    return list(self.two_head_metrics.trackers)
 
   def _maybe_symbolic_build(self, iterator=None, data_batch=None):
     # Keras would reduce one data batch across replicas here, which fails when
@@ -161,11 +161,8 @@ class TwoHeadModel(keras.Model):
 
   def record(self, labels, logits, objective):
     """Updates the trackers and returns their epoch-so-far values."""
-    self.two_head_metrics.update_losses(objective.total, objective.head_losses,
-                                        objective.head_counts,
-                                        objective.batch_size)
-    self.two_head_metrics.update_predictions(
-        labels, logits, self.decode(logits), self.hierarchy_mask)
+    self.two_head_metrics.update(objective, labels, logits,
+                                 self.decode(logits), self.hierarchy_mask)
     return strategies.keras_step_outputs(self.two_head_metrics.results())
 
 

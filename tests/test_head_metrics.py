@@ -41,13 +41,26 @@ def test_macro_f1_equals_numpy_over_several_updates():
   labels = rng.integers(-1, 6, 40)
   predicted = rng.integers(0, 6, 40)
   predicted[:10] = np.where(labels[:10] >= 0, labels[:10], 0)
-  tracker = metrics.MacroF1(num_classes=8)  # classes 6, 7 never seen
-  tracker.update_state(labels[:25], predicted[:25])
-  tracker.update_state(labels[25:], predicted[25:])
-  np.testing.assert_allclose(tracker.result(),
+  tracker = metrics.MacroF1({"f1": 8})  # classes 6, 7 never seen
+  tracker.update_state([labels[:25]], [predicted[:25]])
+  tracker.update_state([labels[25:]], [predicted[25:]])
+  np.testing.assert_allclose(tracker.result()["f1"],
                              _numpy_macro_f1(labels, predicted, 8), rtol=1e-6)
   tracker.reset_state()
-  assert float(tracker.result()) == 0.0
+  assert float(tracker.result()["f1"]) == 0.0
+
+
+def test_macro_f1_keeps_classifiers_apart():
+  rng = np.random.default_rng(3)
+  labels = {"a": rng.integers(-1, 3, 30), "b": rng.integers(-1, 5, 30)}
+  predicted = {"a": rng.integers(0, 3, 30), "b": rng.integers(0, 5, 30)}
+  tracker = metrics.MacroF1({"a": 3, "b": 5})
+  tracker.update_state(labels, predicted)
+  results = tracker.result()
+  for name, classes in (("a", 3), ("b", 5)):
+    np.testing.assert_allclose(
+        results[name], _numpy_macro_f1(labels[name], predicted[name], classes),
+        rtol=1e-6)
 
 
 def test_set_accuracy_equals_numpy():
