@@ -110,6 +110,34 @@ def test_ema_trajectory_equals_mmdetection_loop(form, momentum):
   assert emptied_bin_kept or not momentum  # the test did hit an empty bin
 
 
+@pytest.mark.parametrize("form", ghm.FORMS)
+def test_gradient_is_density_weighted_loss_gradient(form):
+  # GHM treats its density weights as constants: d loss / d logits is
+  # weight * example weight * (sigmoid or softmax - onehot) / tot.
+  rng = np.random.default_rng(5)
+  logits, labels, sample_weight = _random_batch(rng, 2.0)
+  layer = ghm.GradientHarmonized(NUM_CLASSES, form=form, bins=10,
+                                 momentum=0.75, dtype="float64")
+  reference = NumpyGHMC(bins=10, momentum=0.75)
+  norms, _, valid = _np_elements(form, logits, labels)
+  weights, tot = reference.weights(norms, valid)
+  onehot = np.eye(NUM_CLASSES)[np.where(labels >= 0, labels, 0)]
+  if form == "sigmoid":
+    predicted = 1 / (1 + np.exp(-logits))
+  else:
+    predicted = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    weights = weights[:, None]
+  expected = (weights * sample_weight[:, None] * (predicted - onehot) *
+              (labels >= 0)[:, None] / tot)
+  variable = tf.Variable(logits)
+  with tf.GradientTape() as tape:
+    loss_sum, count = layer(tf.constant(labels), variable,
+                            sample_weight=sample_weight, training=True)
+    loss = loss_sum / count
+  np.testing.assert_allclose(tape.gradient(loss, variable), expected,
+                             rtol=1e-9, atol=1e-15)
+
+
 def test_all_labels_ignored_gives_zero_loss_and_keeps_state():
   layer = ghm.GradientHarmonized(NUM_CLASSES, form="sigmoid",
                                  dtype="float64")

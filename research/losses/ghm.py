@@ -67,44 +67,51 @@ class GradientHarmonized(base.HeadLoss):
     valid, safe_labels, weights = base.example_weights(
         labels, sample_weight, self.class_weights, self.compute_dtype)
     logits = tf.cast(logits, self.compute_dtype)  # [batch, C]
-    onehot = tf.one_hot(safe_labels, self.num_classes, dtype=logits.dtype)
-    count = tf.reduce_sum(tf.cast(valid, self.compute_dtype))
+    losses, logit_gradients = self.losses_and_logit_gradients(logits,
+                                                              safe_labels)
+    valid = tf.cast(valid, self.compute_dtype)  # [batch]
+    count = tf.reduce_sum(valid)
+    weights *= valid  # elements without a label weigh 0
     if self.form == "sigmoid":
-      norms = tf.abs(tf.sigmoid(logits) - onehot)  # [batch, C]
-      losses = tf.nn.softplus(logits) - logits * onehot  # [batch, C] BCE
-      valid = valid[:, None]  # [batch, 1], broadcast over the classes
-      weights = weights[:, None]  # [batch, 1]
+      norms = tf.abs(logit_gradients)  # [batch, C]
+      weights = weights[:, None]  # [batch, 1], broadcast over the classes
+      valid = tf.broadcast_to(valid[:, None], tf.shape(norms))  # [batch, C]
       count *= self.num_classes
     else:
-      norms = tf.norm(tf.nn.softmax(logits) - onehot,
-                      axis=-1) / math.sqrt(2.0)  # [batch]
-      losses = tf.nn.sparse_softmax_cross_entropy_with_logits(
-          labels=safe_labels, logits=logits)  # [batch]
+      norms = tf.norm(logit_gradients, axis=-1) / math.sqrt(2.0)  # [batch]
     # Bucketize has an integer output: no gradient flows through the bins.
     bin_index = tf.raw_ops.Bucketize(input=norms,
                                      boundaries=self.inner_edges)
-    # Invalid elements go to an extra last slot whose weight is 0.
-    bin_index = tf.where(valid, bin_index, self.bins)  # like norms
-    density_weights = self.density_weights(bin_index, training)  # like norms
-    loss_sum = tf.reduce_sum(density_weights * weights * losses)
-    return loss_sum, count
+    scales = self.density_weights(bin_index, valid, training) * weights
+    return weighted_sum(logits, losses, scales, logit_gradients), count
 
-  def density_weights(self, bin_index, training):
+  def losses_and_logit_gradients(self, logits, labels):
+    """Per-element losses and their gradients at the logits, [batch, C] each
+    (losses [batch] for softmax): binary CE one-vs-rest, or CE."""
+    if self.form == "sigmoid":
+      onehot = tf.one_hot(labels, self.num_classes, dtype=logits.dtype)
+      return (tf.nn.softplus(logits) - logits * onehot,
+              tf.sigmoid(logits) - onehot)
+    losses, gradients = tf.raw_ops.SparseSoftmaxCrossEntropyWithLogits(
+        features=logits, labels=labels)  # CE and softmax - onehot
+    return losses, gradients
+
+  def density_weights(self, bin_index, valid, training):
     """GHM weight of every element from the global histogram of its bins.
 
     Args:
-      bin_index: int32 bin of each element in [0, bins], any shape; `bins`
-        marks an element that does not count.
+      bin_index: int32 bin of each element in [0, bins), any shape.
+      valid: 1.0 for elements that count, 0.0 for the others; like
+        `bin_index`.
       training: update the EMA state when true.
 
     Returns:
-      Weights shaped like `bin_index`, 0 for elements that do not count.
+      Weights shaped like `bin_index`; elements that do not count get their
+      bin's weight too, for the caller to zero.
     """
     dtype = self.compute_dtype
-    flat_index = tf.reshape(bin_index, [-1])
-    counts = tf.math.unsorted_segment_sum(
-        tf.ones_like(flat_index, dtype), flat_index,
-        self.bins + 1)[:self.bins]  # [bins] on this replica
+    counts = tf.math.unsorted_segment_sum(valid, bin_index,
+                                          self.bins)  # [bins] on this replica
     counts = distribute_utils.global_sum(counts)  # [bins] global
     total = tf.reduce_sum(counts)  # valid elements on all replicas
     non_empty = counts > 0
@@ -114,8 +121,27 @@ class GradientHarmonized(base.HeadLoss):
     used_bins = tf.reduce_sum(tf.cast(non_empty, dtype))
     # Bins empty in this batch get some weight, but no element gathers it.
     bin_weights = tf.math.divide_no_nan(total, updated * used_bins)  # [bins]
-    bin_weights = tf.pad(bin_weights, [[0, 1]])  # [bins + 1]
     if training:
       self.bin_counts.assign(tf.cast(updated, self.bin_counts.dtype))
       self.last_counts.assign(tf.cast(counts, self.last_counts.dtype))
     return tf.gather(bin_weights, bin_index)
+
+def weighted_sum(logits, losses, scales, logit_gradients):
+  """sum(scales * losses), differentiated as scales * logit_gradients.
+
+  GHM has the losses' gradients at the logits in hand (it bins by their
+  norms), so the backward pass is one multiply instead of a second
+  differentiation of the loss; on small models a step costs per graph op
+  (experiments/bench.py, GHM / CE). `scales` (density times example weights)
+  come from integer bins and carry no gradient.
+  """
+
+  @tf.custom_gradient
+  def forward(logits):
+    def backward(upstream):
+      per_element = scales if scales.shape.rank == 2 else scales[:, None]
+      return upstream * per_element * logit_gradients
+
+    return tf.reduce_sum(scales * losses), backward
+
+  return forward(logits)
