@@ -48,6 +48,7 @@ class ModelConfig:
   dropout: float = 0.1
   l2: float = 0.0
   bn_gamma_l2: float = 0.0
+  mirror_at_inference: bool = False
 
 
 @dataclasses.dataclass(frozen=True)

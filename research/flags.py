@@ -119,6 +119,10 @@ _in_group("model", flags.DEFINE_float, "l2", 0.0,
           "L2 weight decay on conv/dense kernels, added through model.losses.")
 _in_group("model", flags.DEFINE_float, "bn_gamma_l2", 0.0,
           "L2 weight decay on batch-norm gammas (separate from --l2).")
+_in_group("model", flags.DEFINE_bool, "mirror_at_inference", False,
+          "Images: outside training, the logits are the mean of the image's "
+          "and its left-right mirror's (test-time augmentation; evaluation, "
+          "prediction and export alike, at twice the inference cost).")
 
 # ---- loss
 _in_group("loss", flags.DEFINE_enum, "loss", "ce", sorted(losses.REGISTRY),

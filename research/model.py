@@ -39,7 +39,7 @@ class TwoHeadModel(keras.Model):
 
   def __init__(self, backbone, head, head_losses, hierarchy_mask,
                loss_weights=(1.0, 1.0), dropout=0.0, top_k=3, decode="argmax",
-               **kwargs):
+               mirror_at_inference=False, **kwargs):
     """Wires the parts; `build` below makes them from a config.
 
     Args:
@@ -53,6 +53,9 @@ class TwoHeadModel(keras.Model):
       dropout: rate applied to the features before the heads.
       top_k: k of the fine head's top-k accuracy.
       decode: a key of decoding.REGISTRY; metrics score decoded predictions.
+      mirror_at_inference: outside training, average the logits of the
+        [batch, height, width(, channels)] images and of their left-right
+        mirrors.
     """
     super().__init__(**kwargs)
     self.backbone = backbone
@@ -62,6 +65,7 @@ class TwoHeadModel(keras.Model):
     self.fine_loss = head_losses["fine"]
     self.joint_loss = getattr(self.coarse_loss, "joint", False)
     self.decoder = decode
+    self.mirror_at_inference = mirror_at_inference
     self.hierarchy_mask = self.add_weight(
         name="hierarchy_mask", shape=hierarchy_mask.shape, trainable=False,
         initializer=keras.initializers.Constant(hierarchy_mask),
@@ -90,6 +94,15 @@ class TwoHeadModel(keras.Model):
         self.optimizer.build(self.trainable_variables)
 
   def call(self, inputs, training=False, coarse_teacher=None):
+    logits = self.logits(inputs, training, coarse_teacher)
+    if self.mirror_at_inference and not training:
+      # Averaged logits are the geometric mean of the two softmaxes.
+      mirrored = self.logits(tf.reverse(inputs, axis=[2]), training, None)
+      logits = {head: (logits[head] + mirrored[head]) / 2 for head in logits}
+    return logits
+
+  def logits(self, inputs, training=False, coarse_teacher=None):
+    """{"coarse", "fine"} logits of one view of the inputs."""
     features = self.backbone(inputs, training=training)  # [batch, features]
     features = self.feature_dropout(features, training=training)
     return self.head(features, coarse_teacher=coarse_teacher, training=training)
@@ -182,6 +195,9 @@ def build(model_cfg, loss_cfg, spec, hierarchy_mask=None):
   heads.check_loss(model_cfg.head,
                    {h: losses.loss_name(loss_cfg, h) for h in HEADS},
                    loss_cfg.loss_weights, loss_cfg.loss_weight_schedule)
+  if model_cfg.mirror_at_inference and spec.input_kind != "image":
+    raise ValueError(f"--mirror_at_inference needs image inputs, but the "
+                     f"dataset gives {spec.input_kind} inputs")
   if hierarchy_mask is None:
     hierarchy_mask = hierarchy.counted(spec).mask
   backbone = backbones.build(
@@ -197,6 +213,7 @@ def build(model_cfg, loss_cfg, spec, hierarchy_mask=None):
   head_losses = {h: losses.build(loss_cfg, h, train_counts[h]) for h in HEADS}
   model = TwoHeadModel(backbone, head, head_losses, hierarchy_mask,
                        loss_cfg.loss_weights, dropout=model_cfg.dropout,
-                       decode=model_cfg.decode)
+                       decode=model_cfg.decode,
+                       mirror_at_inference=model_cfg.mirror_at_inference)
   model(spec.example_batch())
   return model

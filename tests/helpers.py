@@ -40,6 +40,18 @@ def tiny_model(spec, loss="ce", loss_weights=(1.0, 1.0), l2=0.0, **model_kw):
   return model_lib.build(model_cfg, loss_cfg, spec)
 
 
+def tiny_image_spec(size=8):
+  """A random task of `size` 8x8 RGB images, 2 coarse and 4 fine classes."""
+  rng = np.random.default_rng(0)
+  fine = rng.integers(0, 4, size)
+  split = spec_lib.split_from_arrays(
+      rng.random((size, 8, 8, 3), np.float32), fine // 2, fine)
+  return spec_lib.DataSpec(
+      name="tiny_images", input_shape=(8, 8, 3), input_kind="image",
+      coarse_names=("a", "b"), fine_names=("0", "1", "2", "3"),
+      splits={"train": split}, fine_to_coarse=np.array([0, 0, 1, 1]))
+
+
 def first_batch(split, size):
   """(features, {"coarse", "fine"}) numpy arrays of the first `size` examples."""
   features, labels = next(iter(split.examples.batch(size)))

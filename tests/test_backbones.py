@@ -9,7 +9,7 @@ from absl.testing import parameterized
 from research import backbones
 from research import config
 from research import model as model_lib
-from research.data import spec as spec_lib
+from tests import helpers
 
 VOCABULARY = ("", "[UNK]", "cat", "dog", "oak")
 
@@ -106,17 +106,6 @@ def _all_layers(model):
       yield from _all_layers(layer)
 
 
-def _image_spec(size=8):
-  rng = np.random.default_rng(0)
-  fine = rng.integers(0, 4, size)
-  split = spec_lib.split_from_arrays(
-      rng.random((size, 8, 8, 3), np.float32), fine // 2, fine)
-  return spec_lib.DataSpec(
-      name="tiny_images", input_shape=(8, 8, 3), input_kind="image",
-      coarse_names=("a", "b"), fine_names=("0", "1", "2", "3"),
-      splits={"train": split}, fine_to_coarse=np.array([0, 0, 1, 1]))
-
-
 def _update_of_one_step(strategy, spec, backbone):
   with strategy.scope():
     keras.utils.set_random_seed(1)
@@ -133,7 +122,7 @@ def _update_of_one_step(strategy, spec, backbone):
 @pytest.mark.parametrize("backbone", ["cnn"])
 def test_one_step_on_two_replicas_equals_one_replica(backbone, two_replicas):
   """Synchronized BN makes the update of a step replica-count independent."""
-  spec = _image_spec()
+  spec = helpers.tiny_image_spec()
   single = _update_of_one_step(tf.distribute.get_strategy(), spec, backbone)
   mirrored = _update_of_one_step(two_replicas, spec, backbone)
   for one, two in zip(single, mirrored):
