@@ -7,16 +7,21 @@ summed across replicas on read). Prediction metrics (accuracy, macro-F1, exact
 match, consistency) use the *decoded* predictions (see `research.decoding`);
 top-k and the set metric use logits.
 
-All means live in one pair of vector variables and both heads' F1 counts in
-one matrix, so a step adds three `assign_add`s whatever the number of metrics:
-with one Keras `Mean` per metric the bookkeeping alone made our step 7% slower
-than a compile-time-loss model on the default mlp (experiments/bench.py).
+All means live in one pair of vector variables and both heads' confusion
+counts in one more, so a step adds three `assign_add`s whatever the number of
+metrics: with one Keras `Mean` per metric the bookkeeping alone made our step
+7% slower than a compile-time-loss model on the default mlp
+(experiments/bench.py).
 """
 
 import keras
+import numpy as np
 import tensorflow as tf
 
+from research.labels import flat_labels
+
 HEADS = ("coarse", "fine")
+LOSS_NAMES = ("loss", "coarse/loss", "fine/loss")
 
 
 class TwoHeadMetrics:
@@ -33,12 +38,13 @@ class TwoHeadMetrics:
     """
     self.top_k = top_k
     self.set_accuracy = set_accuracy
-    names = ["loss", "coarse/loss", "coarse/accuracy", "fine/loss",
-             "fine/accuracy", f"fine/top{top_k}_accuracy", "joint/exact_match",
-             "joint/consistency"]
+    self.example_names = ["coarse/accuracy", "fine/accuracy",
+                          f"fine/top{top_k}_accuracy", "joint/exact_match",
+                          "joint/consistency"]
     if set_accuracy:
-      names.append("joint/set_accuracy")
-    self.means = WeightedMeans(names, name="means")
+      self.example_names.append("joint/set_accuracy")
+    self.means = WeightedMeans(LOSS_NAMES + tuple(self.example_names),
+                               name="means")
     self.macro_f1 = MacroF1({f"{head}/macro_f1": num_classes[head]
                              for head in HEADS}, name="macro_f1")
     self.trackers = (self.means, self.macro_f1)
@@ -54,26 +60,26 @@ class TwoHeadMetrics:
       hierarchy_mask: [num_coarse, num_fine] 0/1 allowed pairs.
     """
     head_labels = {head: flat_labels(labels[head]) for head in HEADS}
-    terms = {**self._loss_terms(objective),
-             **self._prediction_terms(head_labels, logits, predictions,
-                                      hierarchy_mask)}
+    loss_sums, loss_weights = self._loss_terms(objective)
+    values, weights = self._per_example_terms(head_labels, logits, predictions,
+                                              hierarchy_mask)
     self.means.update_state(
-        tf.stack([terms[name][0] for name in self.means.names]),
-        tf.stack([terms[name][1] for name in self.means.names]))
+        tf.concat([loss_sums, tf.reduce_sum(values * weights, axis=1)], 0),
+        tf.concat([loss_weights, tf.reduce_sum(weights, axis=1)], 0))
     self.macro_f1.update_state(head_labels, predictions)
 
   def _loss_terms(self, objective):
-    """{name: (weighted sum, weight)} of the global loss values."""
-    terms = {"loss": (objective.total * objective.batch_size,
-                      objective.batch_size)}
-    for head in HEADS:
-      count = objective.head_counts[head]
-      terms[f"{head}/loss"] = (objective.head_losses[head] * count, count)
-    return terms
+    """[3] weighted sums and [3] weights of the global losses (LOSS_NAMES)."""
+    return (tf.stack([objective.total * objective.batch_size] +
+                     [objective.head_losses[head] * objective.head_counts[head]
+                      for head in HEADS]),
+            tf.stack([objective.batch_size] +
+                     [objective.head_counts[head] for head in HEADS]))
 
-  def _prediction_terms(self, head_labels, logits, predictions,
-                        hierarchy_mask):
-    """{name: (weighted sum, weight)} over this replica's examples."""
+  def _per_example_terms(self, head_labels, logits, predictions,
+                         hierarchy_mask):
+    """[n, batch] values and weights of the `example_names` means on this
+    replica's examples."""
     correct, valid = {}, {}
     for head in HEADS:
       valid[head] = tf.cast(head_labels[head] >= 0, tf.float32)
@@ -86,7 +92,7 @@ class TwoHeadMetrics:
     both_valid = valid["coarse"] * valid["fine"]
     pairs = tf.stack([predictions["coarse"], predictions["fine"]], axis=-1)
     consistent = tf.gather_nd(tf.cast(hierarchy_mask, tf.float32), pairs)
-    per_example = {
+    terms = {
         "coarse/accuracy": (correct["coarse"], valid["coarse"]),
         "fine/accuracy": (correct["fine"], valid["fine"]),
         f"fine/top{self.top_k}_accuracy": (in_top_k, valid["fine"]),
@@ -94,14 +100,10 @@ class TwoHeadMetrics:
                               both_valid),
         "joint/consistency": (consistent, tf.ones_like(consistent))}
     if self.set_accuracy:
-      per_example["joint/set_accuracy"] = (
-          top2_is_label_set(head_labels, logits), both_valid)
-    names = list(per_example)
-    values = tf.stack([per_example[name][0] for name in names])  # [n, batch]
-    weights = tf.stack([per_example[name][1] for name in names])
-    sums = tf.unstack(tf.reduce_sum(values * weights, axis=1))
-    weight_sums = tf.unstack(tf.reduce_sum(weights, axis=1))
-    return {name: (sums[i], weight_sums[i]) for i, name in enumerate(names)}
+      terms["joint/set_accuracy"] = (top2_is_label_set(head_labels, logits),
+                                     both_valid)
+    return (tf.stack([terms[name][0] for name in self.example_names]),
+            tf.stack([terms[name][1] for name in self.example_names]))
 
   def results(self):
     return {**self.means.result(), **self.macro_f1.result()}
@@ -130,7 +132,7 @@ class WeightedMeans(keras.metrics.Metric):
   def result(self):
     means = tf.math.divide_no_nan(tf.convert_to_tensor(self.sums),
                                   tf.convert_to_tensor(self.weight_sums))
-    return {name: means[index] for index, name in enumerate(self.names)}
+    return dict(zip(self.names, tf.unstack(means)))
 
 
 class MacroF1(keras.metrics.Metric):
@@ -138,48 +140,52 @@ class MacroF1(keras.metrics.Metric):
 
   Per-class F1 = 2 TP / (2 TP + FP + FN), averaged over classes with any TP,
   FP or FN (scikit-learn's default label set); unlike Keras `F1Score`, classes
-  absent from a small evaluation split do not count as F1 = 0. The counts of
-  all classifiers are one [3, total classes] metric variable (summed across
-  replicas on read), so the value is global and a step is one `assign_add`.
+  absent from a small evaluation split do not count as F1 = 0. The counts are
+  confusion matrices, all classifiers' flattened into one metric variable
+  (summed across replicas on read), so the value is global and a step adds
+  one segment sum.
   """
 
   def __init__(self, num_classes, name="macro_f1", **kwargs):
     """num_classes: {result name: classes of that classifier}."""
     super().__init__(name=name, **kwargs)
     self.num_classes = dict(num_classes)
-    self.counts = self.add_variable(
-        shape=(3, sum(self.num_classes.values())), initializer="zeros",
-        name="tp_fp_fn")
+    sizes = list(self.num_classes.values())
+    self.offsets = [int(o) for o in np.cumsum([0] + [c * c for c in sizes])[:-1]]
+    self.confusion = self.add_variable(
+        shape=(sum(c * c for c in sizes),), initializer="zeros",
+        name="confusion")
 
   def update_state(self, labels, predicted):
     """labels, predicted: lists or dicts (in `num_classes` order) of [batch]
     ints; labels of -1 are missing and skipped."""
     if isinstance(labels, dict):
       labels, predicted = list(labels.values()), list(predicted.values())
-    truth, guess = [], []
-    for head_labels, head_predicted, classes in zip(
-        labels, predicted, self.num_classes.values()):
-      head_labels = flat_labels(head_labels)
-      valid = tf.cast(head_labels >= 0, tf.float32)[:, None]  # [batch, 1]
-      truth.append(tf.one_hot(tf.maximum(head_labels, 0), classes) * valid)
-      guess.append(tf.one_hot(flat_labels(head_predicted), classes) * valid)
-    truth, guess = tf.concat(truth, axis=1), tf.concat(guess, axis=1)
-    hits = tf.reduce_sum(truth * guess, 0)
-    self.counts.assign_add(tf.stack([hits, tf.reduce_sum(guess, 0) - hits,
-                                     tf.reduce_sum(truth, 0) - hits]))
+    cells = []
+    for head_labels, head_predicted, classes, offset in zip(
+        labels, predicted, self.num_classes.values(), self.offsets):
+      cell = (tf.cast(head_labels, tf.int32) * classes +
+              tf.cast(head_predicted, tf.int32))  # row-major [label, predicted]
+      # Negative exactly where the label is -1; segment sums drop those.
+      cells.append(tf.where(cell >= 0, cell + offset, -1))
+    cells = tf.concat(cells, axis=0)
+    self.confusion.assign_add(tf.math.unsorted_segment_sum(
+        tf.ones_like(cells, self.confusion.dtype), cells,
+        self.confusion.shape[0]))
 
   def result(self):
-    tp, fp, fn = tf.unstack(tf.convert_to_tensor(self.counts))
-    errors_and_hits = 2.0 * tp + fp + fn  # [total classes]
-    seen = tf.cast(errors_and_hits > 0, tf.float32)
-    per_class = tf.math.divide_no_nan(2.0 * tp, errors_and_hits)
-    results, start = {}, 0
-    for name, classes in self.num_classes.items():
-      head = slice(start, start + classes)
-      results[name] = tf.math.divide_no_nan(
-          tf.reduce_sum(per_class[head] * seen[head]),
-          tf.reduce_sum(seen[head]))
-      start += classes
+    confusion = tf.convert_to_tensor(self.confusion)
+    results = {}
+    for (name, classes), offset in zip(self.num_classes.items(), self.offsets):
+      matrix = tf.reshape(confusion[offset:offset + classes * classes],
+                          [classes, classes])  # [label, predicted]
+      hits = tf.linalg.diag_part(matrix)
+      # Row sums are TP + FN, column sums TP + FP.
+      errors_and_hits = tf.reduce_sum(matrix, 0) + tf.reduce_sum(matrix, 1)
+      seen = tf.cast(errors_and_hits > 0, errors_and_hits.dtype)
+      per_class = tf.math.divide_no_nan(2.0 * hits, errors_and_hits)
+      results[name] = tf.math.divide_no_nan(tf.reduce_sum(per_class * seen),
+                                            tf.reduce_sum(seen))
     return results
 
 
@@ -196,8 +202,3 @@ def top2_is_label_set(labels, logits):
   truth = tf.stack([flat_labels(labels["coarse"]),
                     num_coarse + flat_labels(labels["fine"])], axis=-1)
   return tf.cast(tf.reduce_all(top2 == truth, axis=-1), tf.float32)
-
-
-def flat_labels(labels):
-  """[batch] int32 labels from any [batch] or [batch, 1] integer tensor."""
-  return tf.cast(tf.reshape(labels, [-1]), tf.int32)

@@ -3,6 +3,7 @@ replicas (metric variables are summed across replicas on read)."""
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 from research import metrics
 from research.data import hierarchy
@@ -48,6 +49,16 @@ def test_macro_f1_equals_numpy_over_several_updates():
                              _numpy_macro_f1(labels, predicted, 8), rtol=1e-6)
   tracker.reset_state()
   assert float(tracker.result()["f1"]) == 0.0
+
+
+def test_macro_f1_skips_missing_labels_under_xla():
+  rng = np.random.default_rng(4)
+  labels = rng.integers(-1, 5, 40)
+  predicted = rng.integers(0, 5, 40)
+  tracker = metrics.MacroF1({"f1": 5})
+  tf.function(tracker.update_state, jit_compile=True)([labels], [predicted])
+  np.testing.assert_allclose(tracker.result()["f1"],
+                             _numpy_macro_f1(labels, predicted, 5), rtol=1e-6)
 
 
 def test_macro_f1_keeps_classifiers_apart():

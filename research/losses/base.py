@@ -13,6 +13,8 @@ whatever the global policy; tests build them in float64 to compare with numpy.
 import keras
 import tensorflow as tf
 
+from research.labels import flat_labels
+
 
 class HeadLoss(keras.layers.Layer):
   """Base class: a loss for one head, taking logits and integer labels.
@@ -58,7 +60,7 @@ def example_weights(labels, sample_weight=None, class_weights=None,
     valid [batch] bool, safe_labels [batch] int32 (0 where ignored),
     weights [batch] of `dtype`.
   """
-  labels = tf.cast(tf.reshape(labels, [-1]), tf.int32)
+  labels = flat_labels(labels)
   valid = labels >= 0
   safe_labels = tf.where(valid, labels, 0)
   weights = tf.ones_like(labels, dtype)

@@ -18,6 +18,7 @@ for nothing.
 
 import tensorflow as tf
 
+from research.labels import flat_labels
 from research.losses import base
 
 
@@ -66,7 +67,7 @@ def joined_targets(labels, num_coarse, num_fine):
   """
   groups = []
   for head, width in (("coarse", num_coarse), ("fine", num_fine)):
-    head_labels = tf.cast(tf.reshape(labels[head], [-1]), tf.int32)
+    head_labels = flat_labels(labels[head])
     present = head_labels >= 0  # [batch]
     one_hot = tf.one_hot(tf.maximum(head_labels, 0), width, on_value=True,
                          off_value=False, dtype=tf.bool)

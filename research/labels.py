@@ -1,0 +1,11 @@
+"""Label tensors as every loss and metric wants them."""
+
+import tensorflow as tf
+
+
+def flat_labels(labels):
+  """[batch] int32 labels from any [batch] or [batch, 1] integer tensor."""
+  labels = tf.convert_to_tensor(labels)
+  if labels.shape.rank != 1:  # a no-op reshape is still an op every step
+    labels = tf.reshape(labels, [-1])
+  return tf.cast(labels, tf.int32)
