@@ -1,14 +1,16 @@
 """Benchmark: where the training time goes, as ratios of steps per second.
 
-    python -m experiments.bench [--rounds 7] [--seconds 1.0]
+    python -m experiments.bench [--rounds 60] [--seconds 0.1] [--groups 5]
 
 From one process, builds every case of `comparisons()` (bench_cases.Case),
-then times them in interleaved rounds (the order rotates each round) so that
-load from other processes hits all cases alike; a comparison's ratio is the
-median over rounds of rate(A) / rate(B) measured in the same round. Also
-measures the peak RSS of a default `research.train` run in a child process.
-Prints the table and writes it, with the machine description, to
-`experiments/results/bench/bench.md`.
+then times them in many short interleaved rounds (about `--seconds` of steps
+per case; the order rotates each round), so that load from other processes
+hits all cases alike and two cases of a comparison are never timed far apart.
+Rounds are pooled into `--groups` consecutive groups; a case's rate in a group
+is its steps over its time there, and a comparison's ratio is the median over
+groups of rate(A) / rate(B), with the range. Also measures the peak RSS of a
+default `research.train` run in a child process. Prints the table and writes
+it, with the machine description, to `experiments/results/bench/bench.md`.
 """
 
 import argparse
@@ -75,26 +77,42 @@ def time_rounds(cases, rounds, seconds, log):
   return rates
 
 
-def ratio_rows(rows, rates):
-  """Table rows with median rates and the median of per-round ratios."""
+def group_rates(rates, groups):
+  """Steps/s of each of `groups` runs of consecutive rounds: the harmonic
+  mean of the round rates, since every round runs the same steps."""
+  bounds = [round(i * len(rates) / groups) for i in range(groups + 1)]
+  chunks = [rates[start:end] for start, end in zip(bounds, bounds[1:])]
+  return [len(chunk) / sum(1 / rate for rate in chunk)
+          for chunk in chunks if chunk]
+
+
+def ratio_rows(rows, rates, groups):
+  """Table rows: each case's rate over all rounds, and the median [min, max]
+  over round groups of the ratio of the two cases' group rates."""
   table = []
   for label, backbone, case_a, case_b, target in rows:
-    per_round = [a / b for a, b in zip(rates[case_a], rates[case_b])]
+    per_group = [a / b for a, b in zip(group_rates(rates[case_a], groups),
+                                       group_rates(rates[case_b], groups))]
+    overall = {case: group_rates(rates[case], 1)[0]
+               for case in (case_a, case_b)}
     table.append((
         label, f"{backbone} w{bench_cases.width(backbone)}",
-        f"{statistics.median(rates[case_a]):.1f}",
-        f"{statistics.median(rates[case_b]):.1f}",
-        f"{statistics.median(per_round):.3f} "
-        f"[{min(per_round):.2f}, {max(per_round):.2f}]", target))
+        f"{overall[case_a]:.1f}", f"{overall[case_b]:.1f}",
+        f"{statistics.median(per_group):.3f} "
+        f"[{min(per_group):.2f}, {max(per_group):.2f}]", target))
   return table
 
 
 def _parse(argv):
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  parser.add_argument("--rounds", type=int, default=7,
-                      help="interleaved timing rounds (median reported)")
-  parser.add_argument("--seconds", type=float, default=1.0,
-                      help="target seconds per case per round")
+  parser.add_argument("--rounds", type=int, default=60,
+                      help="interleaved timing rounds")
+  parser.add_argument("--seconds", type=float, default=0.1,
+                      help="target seconds per case per round (at least one "
+                      "step)")
+  parser.add_argument("--groups", type=int, default=5,
+                      help="groups of consecutive rounds; the ratio's median "
+                      "and range are over groups")
   parser.add_argument("--backbones", default="mlp,cnn,resnet18",
                       help="backbones to compare (missing ones are skipped)")
   parser.add_argument("--skip_rss", action="store_true",
@@ -129,11 +147,12 @@ def main(argv):
   default_rss_mb = None if args.skip_rss else (
       bench_report.default_run_peak_rss_mb())
   rates = time_rounds(cases, args.rounds, args.seconds, _log)
-  table = ratio_rows(rows, rates)
-  table.append(bench_pipeline.row(args.rounds, args.seconds))
+  table = ratio_rows(rows, rates, args.groups)
+  table.append(bench_pipeline.row())
   memory = bench_report.memory_lines(default_rss_mb)
   report = bench_report.markdown(
-      table, memory, rounds=args.rounds, load=(load_before, os.getloadavg()),
+      table, memory, rounds=args.rounds, groups=args.groups,
+      load=(load_before, os.getloadavg()),
       skipped=[n for n in args.backbones.split(",") if n not in names],
       note=args.note)
   print(report)

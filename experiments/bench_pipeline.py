@@ -49,10 +49,7 @@ def _images_per_second(batches, count):
 
 
 def row(rounds=5, seconds=1.0):
-  """The table row (label, backbone, A, B, ratio, note), n/a without label_file."""
-  if "label_file" not in data_registry.REGISTRY:
-    return (_LABEL, "cnn w32", "n/a", "n/a", "n/a",
-            "n/a: no label_file source in the data registry")
+  """The table row (label, backbone, A, B, ratio, note)."""
   with tempfile.TemporaryDirectory() as folder:
     write_label_files(folder)
     data_cfg = config.DataConfig(

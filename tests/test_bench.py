@@ -13,15 +13,27 @@ from experiments.recipes import fashion_mnist
 from research.backbones import resnet
 
 
-def test_ratio_is_the_median_of_per_round_ratios():
+def test_ratio_is_the_median_over_groups_of_group_rate_ratios():
   fast, slow = bench_cases.Case(), bench_cases.Case(functional=True)
-  rates = {fast: [10.0, 30.0, 12.0], slow: [5.0, 10.0, 12.0]}
-  rows = bench.ratio_rows([("a / b", "mlp", fast, slow, ">= 1")], rates)
+  rates = {fast: [10.0, 30.0, 12.0, 12.0], slow: [5.0, 10.0, 12.0, 6.0]}
+  rows = bench.ratio_rows([("a / b", "mlp", fast, slow, ">= 1")], rates,
+                          groups=2)
   label, backbone, rate_a, rate_b, ratio, target = rows[0]
   assert (label, backbone, target) == ("a / b", "mlp w128", ">= 1")
-  assert (rate_a, rate_b) == ("12.0", "10.0")  # medians of each case
-  per_round = np.array([10 / 5, 30 / 10, 12 / 12])
-  assert ratio == f"{np.median(per_round):.3f} [1.00, 3.00]"
+  # Every round runs the same steps, so a rate over rounds is the steps over
+  # the summed time: 4 / (1/10 + 1/30 + 1/12 + 1/12) for a.
+  assert (rate_a, rate_b) == (f"{4 / 0.3:.1f}", f"{4 / 0.55:.1f}")
+  group_a = [2 / (1 / 10 + 1 / 30), 2 / (1 / 12 + 1 / 12)]
+  group_b = [2 / (1 / 5 + 1 / 10), 2 / (1 / 12 + 1 / 6)]
+  per_group = np.array(group_a) / np.array(group_b)
+  assert ratio == (f"{np.median(per_group):.3f} "
+                   f"[{per_group.min():.2f}, {per_group.max():.2f}]")
+
+
+def test_rounds_that_do_not_divide_into_groups_are_all_used():
+  assert len(bench.group_rates([1.0] * 7, 3)) == 3
+  np.testing.assert_allclose(bench.group_rates([2.0, 2.0, 4.0], 1),
+                             [3 / (1 / 2 + 1 / 2 + 1 / 4)])
 
 
 def test_every_comparison_has_two_different_cases():
