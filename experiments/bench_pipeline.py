@@ -24,14 +24,18 @@ IMAGE_SIZE = 32
 _LABEL = "input pipeline images/s / model images/s"
 
 
-def write_label_files(folder, count=512, seed=0):
-  """Random PNGs `img_<i>.png` plus train.txt, val.txt, test.txt."""
+def write_label_files(folder, count=512, size=IMAGE_SIZE, extension="png",
+                      seed=0):
+  """Random size x size images `img_<i>.<extension>` (png or jpg) plus
+  train.txt, val.txt, test.txt with 4 coarse / 27 fine labels."""
+  encode = {"png": tf.io.encode_png,
+            "jpg": lambda pixels: tf.io.encode_jpeg(pixels, quality=90)}
   rng = np.random.default_rng(seed)
   lines = []
   for index in range(count):
-    pixels = rng.integers(0, 256, (IMAGE_SIZE, IMAGE_SIZE, 3), dtype=np.uint8)
-    name = f"img_{index}.png"
-    tf.io.write_file(os.path.join(folder, name), tf.io.encode_png(pixels))
+    pixels = rng.integers(0, 256, (size, size, 3), dtype=np.uint8)
+    name = f"img_{index}.{extension}"
+    tf.io.write_file(os.path.join(folder, name), encode[extension](pixels))
     fine = index % 27
     lines.append(f"{name} {fine * 4 // 27} {fine}\n")
   for split, share in (("train", slice(0, count // 2)),
@@ -42,7 +46,8 @@ def write_label_files(folder, count=512, seed=0):
       handle.writelines(lines[share])
 
 
-def _images_per_second(batches, count):
+def images_per_second(batches, count):
+  """Images/s of iterating `count` batches."""
   start = time.perf_counter()
   images = sum(int(tf.shape(inputs)[0]) for inputs, _ in batches.take(count))
   return images / (time.perf_counter() - start)
@@ -62,10 +67,10 @@ def row(rounds=5, seconds=1.0):
                               batches.take(1).cache().repeat())
     steps = model.warm_up(seconds)
     pipeline_batches = max(4, steps)
-    _images_per_second(batches, 4)  # warm the tf.data threads
+    images_per_second(batches, 4)  # warm the tf.data threads
     rates = {"pipeline": [], "model": []}
     for _ in range(rounds):
-      rates["pipeline"].append(_images_per_second(batches, pipeline_batches))
+      rates["pipeline"].append(images_per_second(batches, pipeline_batches))
       rates["model"].append(model.run(steps) * bench_cases.BATCH_SIZE)
   per_round = [a / b for a, b in zip(rates["pipeline"], rates["model"])]
   return (_LABEL, "cnn w32, 32x32x3",
