@@ -9,9 +9,9 @@ top-k and the set metric use logits.
 
 All means live in one pair of vector variables and both heads' confusion
 counts in one more, so a step adds three `assign_add`s whatever the number of
-metrics: with one Keras `Mean` per metric the bookkeeping alone made our step
-7% slower than a compile-time-loss model on the default mlp
-(experiments/bench.py).
+metrics. With a Keras `Mean` per metric and three F1 count variables per head
+our step on the default mlp took 8% longer than a compile-time-loss model's,
+now 4-5%, most of it macro-F1's per-step result (experiments/bench.py).
 """
 
 import keras
@@ -151,10 +151,10 @@ class MacroF1(keras.metrics.Metric):
     super().__init__(name=name, **kwargs)
     self.num_classes = dict(num_classes)
     sizes = list(self.num_classes.values())
-    self.offsets = [int(o) for o in np.cumsum([0] + [c * c for c in sizes])[:-1]]
+    cells = [classes * classes for classes in sizes]
+    self.offsets = np.cumsum([0] + cells)[:-1].tolist()  # first cell of each
     self.confusion = self.add_variable(
-        shape=(sum(c * c for c in sizes),), initializer="zeros",
-        name="confusion")
+        shape=(sum(cells),), initializer="zeros", name="confusion")
 
   def update_state(self, labels, predicted):
     """labels, predicted: lists or dicts (in `num_classes` order) of [batch]

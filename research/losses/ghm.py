@@ -126,6 +126,7 @@ class GradientHarmonized(base.HeadLoss):
       self.last_counts.assign(tf.cast(counts, self.last_counts.dtype))
     return tf.gather(bin_weights, bin_index)
 
+
 def weighted_sum(logits, losses, scales, logit_gradients):
   """sum(scales * losses), differentiated as scales * logit_gradients.
 
