@@ -3,6 +3,9 @@
 No timing is asserted: step rates depend on the machine and its load.
 """
 
+import json
+import os
+
 import numpy as np
 import pytest
 
@@ -71,6 +74,17 @@ def test_recipe_config_is_valid_once_the_source_exists():
   cfg = fashion_mnist.recipe_config(epochs=1)
   assert cfg.data.dataset == "fashion_mnist"
   assert cfg.model.backbone == "small_resnet"
+
+
+def test_committed_recipe_result_is_the_recipe_as_it_stands():
+  # The committed number must be what rerunning the recipe reproduces.
+  path = os.path.join(fashion_mnist.RESULTS_DIR, "results.json")
+  with open(path, encoding="utf-8") as handle:
+    recorded = json.load(handle)["config"]
+  expected = json.loads(json.dumps(fashion_mnist.recipe_config().as_dict()))
+  for cfg in (recorded, expected):
+    del cfg["runtime"]["model_dir"]
+  assert recorded == expected
 
 
 def test_recipe_overrides_parse_as_the_field_types():
