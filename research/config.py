@@ -10,6 +10,11 @@ import json
 from typing import Optional, Tuple
 
 
+class ConfigError(ValueError):
+  """A configuration that cannot run on its data (e.g. a backbone for images
+  given text); entry points print it as one line."""
+
+
 @dataclasses.dataclass(frozen=True)
 class DataConfig:
   dataset: str = "synthetic"

@@ -19,6 +19,7 @@ import keras
 import tensorflow as tf
 
 from research import backbones
+from research import config
 from research import decoding
 from research import heads
 from research import losses
@@ -179,6 +180,16 @@ class TwoHeadModel(keras.Model):
     return strategies.keras_step_outputs(self.two_head_metrics.results())
 
 
+def check_fits(model_cfg, spec):
+  """Raises config.ConfigError if `model_cfg` cannot take the inputs of
+  `spec` (data.spec.DataSpec)."""
+  backbones.check_input_kind(model_cfg.backbone, spec.input_kind)
+  if model_cfg.mirror_at_inference and spec.input_kind != "image":
+    raise config.ConfigError(
+        f"--mirror_at_inference needs image inputs, but the dataset gives "
+        f"{spec.input_kind} inputs")
+
+
 def build(model_cfg, loss_cfg, spec, hierarchy_mask=None):
   """Builds an uncompiled TwoHeadModel for a task; call inside strategy.scope().
 
@@ -195,9 +206,7 @@ def build(model_cfg, loss_cfg, spec, hierarchy_mask=None):
   heads.check_loss(model_cfg.head,
                    {h: losses.loss_name(loss_cfg, h) for h in HEADS},
                    loss_cfg.loss_weights, loss_cfg.loss_weight_schedule)
-  if model_cfg.mirror_at_inference and spec.input_kind != "image":
-    raise ValueError(f"--mirror_at_inference needs image inputs, but the "
-                     f"dataset gives {spec.input_kind} inputs")
+  check_fits(model_cfg, spec)
   if hierarchy_mask is None:
     hierarchy_mask = hierarchy.counted(spec).mask
   backbone = backbones.build(

@@ -90,9 +90,11 @@ def run(cfg, model_dir, strategy=None):
   if cfg.runtime.deterministic:
     tf.config.experimental.enable_op_determinism()
   output_dir = strategies.output_dir(model_dir, strategy)
-  summaries.claim_model_dir(output_dir, cfg.as_dict())
   keras.utils.set_random_seed(cfg.train.seed)
   spec = data_registry.load(cfg.data, cfg.train.seed)
+  # Before the folder is claimed, so a rerun with fixed flags may reuse it.
+  model_lib.check_fits(cfg.model, spec)
+  summaries.claim_model_dir(output_dir, cfg.as_dict())
   classes_file.write(spec, output_dir)
   hierarchy = _record_hierarchy(spec, cfg.data.hierarchy_file, output_dir)
   train_split = spec.splits["train"]

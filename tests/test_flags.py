@@ -106,3 +106,19 @@ def test_entry_point_stops_on_a_bad_flag_before_any_work(tmp_path):
       "FATAL Flags parsing error: flag --batch_size=-1: "
       "expected a positive integer"], result.stderr
   assert not model_dir.exists()
+
+
+def test_flags_that_do_not_fit_the_data_stop_in_one_line(tmp_path):
+  # The mismatch shows only once the data is loaded; the folder stays
+  # unclaimed, so a rerun with fixed flags can use it.
+  model_dir = tmp_path / "run"
+  result = subprocess.run(
+      [sys.executable, "-m", "research.train", "--mirror_at_inference",
+       f"--model_dir={model_dir}"],
+      cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
+  assert result.returncode == 1
+  assert result.stderr.splitlines()[-1] == (
+      "error: --mirror_at_inference needs image inputs, but the dataset "
+      "gives features inputs"), result.stderr
+  assert "Traceback" not in result.stderr
+  assert not (model_dir / "config.json").exists()

@@ -7,6 +7,7 @@ the heads sit on top. `build` refuses a backbone for the wrong input kind
 
 import collections
 
+from research import config
 from research.backbones import applications
 from research.backbones import resnet
 from research.backbones import text
@@ -27,6 +28,18 @@ REGISTRY = {
 }
 
 
+def check_input_kind(name, input_kind):
+  """Raises config.ConfigError unless backbone `name` takes `input_kind`."""
+  if name not in REGISTRY:
+    raise ValueError(f"unknown backbone {name!r}; expected one of {sorted(REGISTRY)}")
+  entry = REGISTRY[name]
+  if input_kind not in entry.input_kinds:
+    fitting = sorted(n for n, e in REGISTRY.items() if input_kind in e.input_kinds)
+    raise config.ConfigError(
+        f"--backbone={name} takes {' or '.join(entry.input_kinds)} inputs, "
+        f"but the dataset gives {input_kind} inputs; use one of {fitting}")
+
+
 def build(name, input_shape, input_kind, width, l2=0.0, bn_gamma_l2=0.0,
           vocabulary=None, sequence_length=0):
   """Builds backbone `name` for inputs of `input_kind`.
@@ -43,14 +56,8 @@ def build(name, input_shape, input_kind, width, l2=0.0, bn_gamma_l2=0.0,
   Returns:
     A keras.Model from one input to [batch, features].
   """
-  if name not in REGISTRY:
-    raise ValueError(f"unknown backbone {name!r}; expected one of {sorted(REGISTRY)}")
+  check_input_kind(name, input_kind)
   entry = REGISTRY[name]
-  if input_kind not in entry.input_kinds:
-    fitting = sorted(n for n, e in REGISTRY.items() if input_kind in e.input_kinds)
-    raise ValueError(f"--backbone={name} takes {' or '.join(entry.input_kinds)}"
-                     f" inputs, but the dataset gives {input_kind} inputs; "
-                     f"use one of {fitting}")
   if input_kind == "text":
     return entry.builder(vocabulary, sequence_length, width=width, l2=l2)
   return entry.builder(input_shape, width=width, l2=l2,
