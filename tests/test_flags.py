@@ -94,12 +94,16 @@ def test_model_dir_that_is_a_file_is_rejected(tmp_path):
   assert existing_file.read_text() == "keep me"
 
 
+def _run_train(*flags):
+  """research.train in a subprocess, as a user runs it."""
+  return subprocess.run([sys.executable, "-m", "research.train", *flags],
+                        cwd=ROOT, capture_output=True, text=True, timeout=120,
+                        check=False)
+
+
 def test_entry_point_stops_on_a_bad_flag_before_any_work(tmp_path):
   model_dir = tmp_path / "run"
-  result = subprocess.run(
-      [sys.executable, "-m", "research.train", "--batch_size=-1",
-       f"--model_dir={model_dir}"],
-      cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
+  result = _run_train("--batch_size=-1", f"--model_dir={model_dir}")
   assert result.returncode != 0
   errors = [line for line in result.stderr.splitlines() if "Flags" in line]
   assert errors == [
@@ -112,10 +116,7 @@ def test_flags_that_do_not_fit_the_data_stop_in_one_line(tmp_path):
   # The mismatch shows only once the data is loaded; the folder stays
   # unclaimed, so a rerun with fixed flags can use it.
   model_dir = tmp_path / "run"
-  result = subprocess.run(
-      [sys.executable, "-m", "research.train", "--mirror_at_inference",
-       f"--model_dir={model_dir}"],
-      cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
+  result = _run_train("--mirror_at_inference", f"--model_dir={model_dir}")
   assert result.returncode == 1
   assert result.stderr.splitlines()[-1] == (
       "error: --mirror_at_inference needs image inputs, but the dataset "
