@@ -62,10 +62,10 @@ def test_readme_block_is_replaced_between_the_markers_only():
 
 
 @pytest.mark.parametrize("input_shape", [(28, 28), (28, 28, 1)])
-def test_small_resnet_maps_images_to_4w_features(input_shape):
+def test_small_resnet_maps_images_to_9w_features(input_shape):
   model = resnet.small_resnet(input_shape, width=4)
   features = model(np.zeros((2, *input_shape), np.float32))
-  assert features.shape == (2, 16)
+  assert features.shape == (2, 36)
   convs = [layer for layer in model.layers if "conv" in layer.name]
   assert len(convs) == 1 + 2 * 3 + 2  # stem, 3 blocks of 2, 2 projections
 
