@@ -63,12 +63,10 @@ def main(argv):
   cfg = cfg.replace(runtime={"model_dir": model_dir})
   try:
     results = training.run(cfg, model_dir)
-  except guards.NonFiniteLossError as error:
+  except (guards.NonFiniteLossError, config.ConfigError) as error:
     sys.exit(f"error: {error}")
   except data_problems.DataError as error:
     sys.exit(str(error))  # every bad line at once, no traceback
-  except config.ConfigError as error:
-    sys.exit(f"error: {error}")
   print(f"\nTest results ({results['epochs']} epochs, "
         f"{results['wall_seconds']:.0f} s, "
         f"{results['steps_per_second']:.0f} steps/s):")
