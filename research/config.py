@@ -36,6 +36,7 @@ class DataConfig:
   augment_crop_padding: int = 0
   augment_flip: bool = False
   augment_brightness: float = 0.0
+  augment_erase: float = 0.0
   cache_images: bool = True
   text_column: str = "text"
   coarse_column: str = "coarse"

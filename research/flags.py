@@ -87,6 +87,9 @@ _in_group("data", flags.DEFINE_boolean, "augment_flip", False,
 _in_group("data", flags.DEFINE_float, "augment_brightness", 0.0,
           "Images: random brightness delta up to this (0 = off; pixels are "
           "in [0, 1]).")
+_in_group("data", flags.DEFINE_float, "augment_erase", 0.0,
+          "Images: probability of random erasing, one rectangle of 2-40% of "
+          "the image (aspect 0.3-3.3) set to uniform noise (0 = off).")
 _in_group("data", flags.DEFINE_boolean, "cache_images", True,
           "label_file/tfrecord: keep decoded examples in memory after the "
           "first epoch (turn off when they do not fit).")
@@ -343,6 +346,8 @@ for _name in ("l2", "bn_gamma_l2", "augment_brightness"):
   flags.register_validator(_name, lambda v: v >= 0,
                            "expected a non-negative number")
 
+flags.register_validator(
+    "augment_erase", lambda v: 0 <= v <= 1, "expected a probability in [0, 1]")
 flags.register_validator(
     "class_weight_beta", lambda v: 0 <= v < 1, "expected beta in [0, 1)")
 flags.register_validator(

@@ -12,6 +12,7 @@ from research import config
 from research import training
 from research.data import cifar100
 from research.data import fashion_mnist
+from research.data import images
 from research.data import pipeline
 from research.data import problems
 from research.data import registry
@@ -235,6 +236,45 @@ def test_augmentation_is_seeded_and_only_in_training(tmp_path):
   assert not np.allclose(np.sort(first.numpy().reshape(-1)), plain)
   evaluation = next(iter(pipeline.batched(split, 14, training=False)))[0]
   np.testing.assert_array_equal(evaluation.numpy(), split_arrays(split)[0])
+
+
+def _erased_pixels(seed, probability=1.0, side=28):
+  """Boolean [side, side]: where `images.erased` changed a zero image."""
+  image = np.zeros([side, side, 1], np.float32)
+  out = images.erased(image, np.array([seed, 7], np.int64), probability)
+  return out.numpy()[..., 0] != 0
+
+
+def test_random_erasing_fills_one_rectangle_of_the_paper_size():
+  for seed in range(200):
+    changed = _erased_pixels(seed)
+    rows, cols = np.nonzero(changed.any(1))[0], np.nonzero(changed.any(0))[0]
+    height, width = rows[-1] - rows[0] + 1, cols[-1] - cols[0] + 1
+    assert changed.sum() == height * width  # one filled rectangle
+    # 2-40% of 784 pixels, sides rounded (7x2 is the smallest, 14 pixels);
+    # the tallest draws are clipped to the image's 28 rows.
+    assert 14 <= changed.sum() <= 0.4 * 784 + 28
+    assert height == 28 or 0.3 * 0.6 <= height / width <= 3.3 / 0.6
+
+
+def test_random_erasing_happens_at_its_probability():
+  erased = [_erased_pixels(seed, probability=0.3).any() for seed in range(600)]
+  assert abs(np.mean(erased) - 0.3) < 0.06  # 3 standard deviations: 0.056
+  assert not any(_erased_pixels(seed, probability=0.0).any()
+                 for seed in range(50))
+
+
+def test_adding_erasing_keeps_the_flips_a_seed_gave():
+  image = np.random.default_rng(0).random([8, 8, 1]).astype(np.float32)
+  flip = images.augmenter(flip=True)
+  flip_and_erase = images.augmenter(flip=True, erase=1.0)
+  for seed in range(20):
+    pair = np.array([seed, 1], np.int64)
+    flipped = flip(image, pair).numpy()
+    both = flip_and_erase(image, pair).numpy()
+    np.testing.assert_array_equal(both, flip_and_erase(image, pair).numpy())
+    kept = both == flipped
+    assert 0 < kept.sum() < kept.size  # the rest is the erased rectangle
 
 
 REAL_FASHION = "/usr/share/datasets/fashion-mnist"

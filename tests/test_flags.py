@@ -80,6 +80,7 @@ def test_config_json_with_an_unknown_field_names_it():
     (["--loss_weights=1,-2"], "--loss_weights"),
     (["--loss_weights=a,b"], "--loss_weights"),
     (["--epochs=0"], "--epochs"),
+    (["--augment_erase=1.5"], "--augment_erase"),
 ])
 def test_bad_flag_values_are_rejected_naming_the_flag(argv, flag):
   with pytest.raises(absl_flags.IllegalFlagValueError, match=flag):

@@ -5,10 +5,16 @@ Augmentation draws its randomness from per-example seeds, so one seed gives
 one stream of crops/flips regardless of threading.
 """
 
+import math
+
 import tensorflow as tf
 
 CHANNELS = 3
 SUFFIXES = (".jpg", ".jpeg", ".png", ".gif", ".bmp")  # what decode reads
+# Random erasing's rectangle (Zhong et al., AAAI 2020, their defaults): a share
+# of the image area and a height/width aspect, the aspect drawn log-uniformly.
+ERASE_AREA = (0.02, 0.4)
+ERASE_ASPECT = (0.3, 1 / 0.3)
 
 
 def decode(encoded, image_size, channels=CHANNELS):
@@ -52,7 +58,35 @@ def undecodable(paths):
   return set(range(len(paths))) - seen
 
 
-def augmenter(crop_padding=0, flip=False, brightness=0.0):
+def erased(image, seed, probability):
+  """`image` with, at `probability`, one random rectangle of uniform noise.
+
+  The rectangle covers ERASE_AREA of the image at an aspect in ERASE_ASPECT;
+  where that does not fit, it is clipped to the image (the paper redraws).
+  """
+  shape = tf.shape(image)
+  height, width = tf.cast(shape[0], tf.float32), tf.cast(shape[1], tf.float32)
+  draw_seed, noise_seed = tf.unstack(
+      tf.random.experimental.stateless_split(seed, 2))
+  erase_draw, area_draw, aspect_draw, top_draw, left_draw = tf.unstack(
+      tf.random.stateless_uniform([5], draw_seed))
+  low, high = ERASE_AREA
+  area = height * width * (low + area_draw * (high - low))
+  low, high = (math.log(bound) for bound in ERASE_ASPECT)
+  aspect = tf.exp(low + aspect_draw * (high - low))
+  rows = tf.minimum(tf.round(tf.sqrt(area * aspect)), height)
+  cols = tf.minimum(tf.round(tf.sqrt(area / aspect)), width)
+  top = tf.floor(top_draw * (height - rows + 1))
+  left = tf.floor(left_draw * (width - cols + 1))
+  row = tf.range(height)[:, None]
+  col = tf.range(width)[None, :]
+  inside = ((row >= top) & (row < top + rows) & (col >= left)
+            & (col < left + cols) & (erase_draw < probability))
+  noise = tf.random.stateless_uniform(shape, noise_seed)
+  return tf.where(inside[:, :, None], noise, image)
+
+
+def augmenter(crop_padding=0, flip=False, brightness=0.0, erase=0.0):
   """Returns augment(image, seed) -> image, or None when nothing is enabled.
 
   Args:
@@ -60,8 +94,9 @@ def augmenter(crop_padding=0, flip=False, brightness=0.0):
       original size at a random offset; 0 disables.
     flip: random left-right flips.
     brightness: random brightness delta in [-brightness, brightness].
+    erase: probability of random erasing (`erased`), applied last; 0 disables.
   """
-  if not (crop_padding or flip or brightness):
+  if not (crop_padding or flip or brightness or erase):
     return None
 
   def augment(image, seed):  # image [h, w, c] float32, seed [2] int64
@@ -75,6 +110,11 @@ def augmenter(crop_padding=0, flip=False, brightness=0.0):
     if brightness:
       image = tf.image.stateless_random_brightness(image, brightness, seeds[2])
       image = tf.clip_by_value(image, 0.0, 1.0)
+    if erase:
+      # Folded in rather than a fourth split: adding erasing must not change
+      # the crops and flips that a seed gave before it existed.
+      image = erased(image, tf.random.experimental.stateless_fold_in(seed, 3),
+                     erase)
     return image
 
   return augment
@@ -83,4 +123,4 @@ def augmenter(crop_padding=0, flip=False, brightness=0.0):
 def augmenter_for(data_cfg):
   """`augmenter` of the --augment_* settings of config.DataConfig `data_cfg`."""
   return augmenter(data_cfg.augment_crop_padding, data_cfg.augment_flip,
-                   data_cfg.augment_brightness)
+                   data_cfg.augment_brightness, data_cfg.augment_erase)
