@@ -47,7 +47,10 @@ def compile_options(runtime_cfg, strategy):
   Raises:
     ValueError: for --jit_compile with several replicas on CPU, where XLA fails
       deep inside fit ("Trying to access resource ... located in device
-      CPU:1 from device CPU:0"); say so before training starts.
+      CPU:1 from device CPU:0"), and for --steps_per_execution > 1 with
+      several replicas outside TPUs, where Keras' multi-step loop fails
+      ("You must feed a value for placeholder tensor ...",
+      keras-team/keras#19246); say so before training starts.
   """
   on_gpu = bool(tf.config.list_logical_devices("GPU"))
   if (runtime_cfg.jit_compile and strategy.num_replicas_in_sync > 1
@@ -58,5 +61,14 @@ def compile_options(runtime_cfg, strategy):
         f"{strategy.num_replicas_in_sync} replicas): XLA cannot reach the "
         "other CPU device's variables; use --strategy=default or one_device, "
         "or drop --jit_compile")
+  if (runtime_cfg.steps_per_execution > 1
+      and strategy.num_replicas_in_sync > 1
+      and not isinstance(strategy, tf.distribute.TPUStrategy)):
+    raise ValueError(
+        f"--steps_per_execution={runtime_cfg.steps_per_execution} does not "
+        f"work with several replicas (--strategy={runtime_cfg.strategy}, "
+        f"{strategy.num_replicas_in_sync} replicas): Keras' multi-step loop "
+        "fails under them (keras-team/keras#19246); use "
+        "--steps_per_execution=1 or a single-replica strategy")
   return {"jit_compile": runtime_cfg.jit_compile,
           "steps_per_execution": runtime_cfg.steps_per_execution}

@@ -5,6 +5,7 @@ reaches the gradients, and Throughput counts steps, not callbacks."""
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 from absl import flags as absl_flags
 
 from research import config
@@ -89,8 +90,17 @@ def test_jit_compile_with_two_cpu_replicas_fails_with_a_clear_error(
   cfg = config.RuntimeConfig(strategy="mirrored", jit_compile=True)
   with pytest.raises(ValueError, match="--jit_compile .* several replicas"):
     runtime.compile_options(cfg, two_replicas)
-  options = runtime.compile_options(
-      config.RuntimeConfig(steps_per_execution=4), two_replicas)
+  options = runtime.compile_options(config.RuntimeConfig(), two_replicas)
+  assert options == {"jit_compile": False, "steps_per_execution": 1}
+
+
+def test_steps_per_execution_with_two_replicas_fails_with_a_clear_error(
+    two_replicas):
+  # Plain Keras fails there too, deep inside fit (keras-team/keras#19246).
+  cfg = config.RuntimeConfig(strategy="mirrored", steps_per_execution=4)
+  with pytest.raises(ValueError, match="--steps_per_execution=4 .* several"):
+    runtime.compile_options(cfg, two_replicas)
+  options = runtime.compile_options(cfg, tf.distribute.get_strategy())
   assert options == {"jit_compile": False, "steps_per_execution": 4}
 
 
