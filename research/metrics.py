@@ -3,21 +3,23 @@
 Metrics are named `{head}/{metric}`. Mean-style metrics are weighted means
 with a validity weight, so missing labels (-1) are left out and the epoch value
 is the true mean over the examples seen on all replicas (metric variables are
-summed across replicas on read). Prediction metrics (accuracy, macro-F1, exact
+summed across replicas on read, inside a step too, so per-batch logs are
+global as well). Prediction metrics (accuracy, macro-F1, exact
 match, consistency) use the *decoded* predictions (see `research.decoding`);
 top-k and the set metric use logits.
 
 All means live in one pair of vector variables and both heads' confusion
 counts in one more, so a step adds three `assign_add`s whatever the number of
-metrics. With a Keras `Mean` per metric and three F1 count variables per head
-our step on the default mlp took 8% longer than a compile-time-loss model's,
-now 4-5%, most of it macro-F1's per-step result (experiments/bench.py).
+metrics (a Keras `Mean` per metric made the default mlp's step 3-4% slower).
+The step's results leave the compiled function as one vector
+(`research.step_logs`).
 """
 
 import keras
 import numpy as np
 import tensorflow as tf
 
+from research.distribute_utils import global_sum
 from research.labels import flat_labels
 
 HEADS = ("coarse", "fine")
@@ -105,6 +107,11 @@ class TwoHeadMetrics:
     return (tf.stack([terms[name][0] for name in self.example_names]),
             tf.stack([terms[name][1] for name in self.example_names]))
 
+  @property
+  def result_names(self):
+    """The keys of `results()`, in order."""
+    return self.means.names + tuple(self.macro_f1.num_classes)
+
   def results(self):
     return {**self.means.result(), **self.macro_f1.result()}
 
@@ -130,8 +137,8 @@ class WeightedMeans(keras.metrics.Metric):
     self.weight_sums.assign_add(tf.cast(weights, self.weight_sums.dtype))
 
   def result(self):
-    means = tf.math.divide_no_nan(tf.convert_to_tensor(self.sums),
-                                  tf.convert_to_tensor(self.weight_sums))
+    means = tf.math.divide_no_nan(global_value(self.sums),
+                                  global_value(self.weight_sums))
     return dict(zip(self.names, tf.unstack(means)))
 
 
@@ -174,7 +181,7 @@ class MacroF1(keras.metrics.Metric):
         self.confusion.shape[0]))
 
   def result(self):
-    confusion = tf.convert_to_tensor(self.confusion)
+    confusion = global_value(self.confusion)
     results = {}
     for (name, classes), offset in zip(self.num_classes.items(), self.offsets):
       matrix = tf.reshape(confusion[offset:offset + classes * classes],
@@ -187,6 +194,19 @@ class MacroF1(keras.metrics.Metric):
       results[name] = tf.math.divide_no_nan(tf.reduce_sum(per_class * seen),
                                             tf.reduce_sum(seen))
     return results
+
+
+def global_value(variable):
+  """The metric variable summed over replicas, wherever it is read.
+
+  Reading it in cross-replica context (Keras' epoch-end results) sums already;
+  inside a step each replica reads its own share, which would make the step's
+  (per-batch) logs a mean of per-replica results. `tf.identity` gives the read
+  the replica's device: a bare read has none (it is colocated with the
+  variable), and the multi-worker all-reduce refuses it ("destinations can not
+  be empty").
+  """
+  return global_sum(tf.identity(variable))
 
 
 def top2_is_label_set(labels, logits):

@@ -24,7 +24,7 @@ from research import decoding
 from research import heads
 from research import losses
 from research import metrics as metrics_lib
-from research import strategies
+from research import step_logs
 from research.data import hierarchy
 from research.distribute_utils import global_sum
 
@@ -93,6 +93,23 @@ class TwoHeadModel(keras.Model):
     if self.optimizer is not None and not self.optimizer.built:
       with self.distribute_strategy.scope():
         self.optimizer.build(self.trainable_variables)
+
+  def make_train_function(self, force=False):
+    if self.train_function is None or force:
+      self.train_function = self._function_of(self.train_step)
+    return self.train_function
+
+  def make_test_function(self, force=False):
+    if self.test_function is None or force:
+      self.test_function = self._function_of(self.test_step)
+    return self.test_function
+
+  def _function_of(self, step):
+    """What Keras would compile for `step` (tf.function, XLA,
+    steps_per_execution), with the logs carried as one vector (step_logs)."""
+    names = self.two_head_metrics.result_names
+    compiled = self._make_function(step_logs.packed(step, names))
+    return step_logs.unpacked(compiled, names)
 
   def call(self, inputs, training=False, coarse_teacher=None):
     logits = self.logits(inputs, training, coarse_teacher)
@@ -177,7 +194,7 @@ class TwoHeadModel(keras.Model):
     """Updates the trackers and returns their epoch-so-far values."""
     self.two_head_metrics.update(objective, labels, logits,
                                  self.decode(logits), self.hierarchy_mask)
-    return strategies.keras_step_outputs(self.two_head_metrics.results())
+    return self.two_head_metrics.results()
 
 
 def check_fits(model_cfg, spec):

@@ -101,12 +101,13 @@ def shard_by_data(dataset):
 
 
 def keras_step_outputs(values):
-  """Shapes a train/test step's scalar outputs for Keras' replica reduction.
+  """Shapes a train/test step's output vector for Keras' replica reduction.
 
   Under multi-worker Keras reduces step outputs with a MEAN over axis 0, which
-  fails on scalars (keras-team/keras#20585); [1]-shaped values reduce to the
-  same scalar. Other strategies take scalars unchanged.
+  would average the vector's entries into one (and fails on scalars,
+  keras-team/keras#20585); a [1, n] value reduces to the same [n] vector.
+  Other strategies take the values unchanged.
   """
   if not is_multi_worker(tf.distribute.get_strategy()):
     return values
-  return {name: tf.reshape(value, [1]) for name, value in values.items()}
+  return tf.expand_dims(values, 0)

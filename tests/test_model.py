@@ -3,6 +3,7 @@ does not depend on the number of replicas."""
 
 import keras
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from tests import helpers
@@ -24,6 +25,49 @@ def test_fit_logs_metrics_only_the_custom_step_computes():
                       verbose=0)
   assert {"coarse/loss", "fine/top3_accuracy",
           "joint/exact_match"} <= set(history.history)
+
+
+class _BatchLogs(keras.callbacks.Callback):
+  """The logs Keras passes to callbacks after each train and test batch."""
+
+  def __init__(self):
+    super().__init__()
+    self.train, self.test = [], []
+
+  def on_train_batch_end(self, batch, logs=None):
+    self.train.append(dict(logs))
+
+  def on_test_batch_end(self, batch, logs=None):
+    self.test.append(dict(logs))
+
+
+@pytest.mark.parametrize("replicated, steps_per_execution",
+                         [(False, 1), (False, 3), (True, 1)])
+def test_batch_logs_name_each_metric_as_the_epoch_logs_do(
+    two_replicas, replicated, steps_per_execution):
+  # The step ships its logs as one vector; unpacked in the wrong order, the
+  # last batch's logs would differ from the epoch's (read from the metrics).
+  spec = helpers.tiny_spec(size=16, missing=True)
+  strategy = two_replicas if replicated else tf.distribute.get_strategy()
+  with strategy.scope():
+    keras.utils.set_random_seed(1)
+    model = helpers.tiny_model(spec)
+    model.compile(optimizer=keras.optimizers.SGD(0.5),
+                  steps_per_execution=steps_per_execution)
+  batch_logs = _BatchLogs()
+  history = model.fit(spec.splits["train"].examples.batch(4), epochs=1,
+                      callbacks=[batch_logs], verbose=0)
+  evaluated = model.evaluate(spec.splits["test"].examples.batch(4),
+                             callbacks=[batch_logs], return_dict=True,
+                             verbose=0)
+  epoch = {name: values[0] for name, values in history.history.items()}
+  assert set(epoch) == set(model.two_head_metrics.result_names)
+  assert len(set(epoch.values())) > len(epoch) // 2  # values tell names apart
+  for final, expected in ((batch_logs.train[-1], epoch),
+                          (batch_logs.test[-1], evaluated)):
+    assert set(final) == set(expected)
+    for name, value in expected.items():
+      np.testing.assert_allclose(final[name], value, rtol=1e-6, err_msg=name)
 
 
 def test_reported_loss_equals_numpy_on_a_fixed_batch():
