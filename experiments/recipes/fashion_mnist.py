@@ -21,8 +21,11 @@ faster, paid for a 16th epoch and took the run from 93.8% to 94.1%. Random
 erasing (--augment_erase=0.3) cost 0.2 points fine at this budget, and
 weighting the coarse loss twice (loss_weights 2,1) cost 0.2 points fine for no
 coarse gain (98.63%). Coarse stays at 98.6% in every trial: about half its
-errors are dresses taken for tops, which the fine head confuses too. Earlier
-5-epoch trials (results/fashion_mnist/shortened/) chose no dropout.
+errors are dresses taken for tops, which the fine head confuses too. Twice
+the epochs (32, 54 min, over budget) left test accuracy where it was (94.08%
+fine, 98.65% coarse) while training fine accuracy rose from 96.9% to 98.7%:
+this net is limited by how it generalises, not by its epochs. Earlier 5-epoch
+trials (results/fashion_mnist/shortened/) chose no dropout.
 """
 
 import argparse
