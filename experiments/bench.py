@@ -23,6 +23,7 @@ from experiments import bench_pipeline
 from experiments import bench_report
 from research import backbones
 from research import losses
+from research import summaries
 
 Case = bench_cases.Case
 
@@ -133,7 +134,7 @@ def _log(message):
 def _update_readme(path, table, caption):
   with open(path, encoding="utf-8") as handle:
     readme = handle.read()
-  bench_report.write(path, bench_report.with_readme_block(readme, table,
+  summaries.write_text(path, bench_report.with_readme_block(readme, table,
                                                           caption))
 
 
@@ -156,7 +157,7 @@ def main(argv):
       skipped=[n for n in args.backbones.split(",") if n not in names],
       note=args.note)
   print(report)
-  bench_report.write(args.out, report)
+  summaries.write_text(args.out, report)
   if args.readme:
     _update_readme(args.readme, table,
                    bench_report.readme_caption(args.out, args.note))

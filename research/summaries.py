@@ -1,12 +1,13 @@
 """Run records: config.json, results.json, per-head TensorBoard scalars, HParams.
 
-JSON files are written atomically (temp file + rename) so a preempted run never
+Records are written atomically (temp file + rename) so a preempted run never
 leaves a half-written record behind.
 """
 
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 import time
 
@@ -18,15 +19,30 @@ from tensorboard.plugins.hparams import api as hparams_api
 _NOT_ABLATION_AXES = ("runtime",)
 
 
-def write_json(path, payload):
-  """Writes `payload` as JSON to `path` atomically."""
+def write_text(path, text):
+  """Writes `text` to `path` atomically: the old file stays whole until the
+  new one is complete, and a failed write leaves no temp file behind."""
   folder = os.path.dirname(os.path.abspath(path))
   os.makedirs(folder, exist_ok=True)
-  with tempfile.NamedTemporaryFile("w", dir=folder, delete=False,
-                                   suffix=".tmp") as handle:
-    json.dump(payload, handle, indent=2, sort_keys=True)
-    handle.write("\n")
-  os.replace(handle.name, path)
+  handle = tempfile.NamedTemporaryFile("w", dir=folder, delete=False,
+                                       suffix=".tmp", encoding="utf-8")
+  try:
+    with handle:
+      handle.write(text)
+    # The temp file is private (0600); the record keeps the old file's mode.
+    if os.path.exists(path):
+      shutil.copymode(path, handle.name)
+    else:
+      os.chmod(handle.name, 0o644)
+    os.replace(handle.name, path)
+  except BaseException:
+    os.remove(handle.name)
+    raise
+
+
+def write_json(path, payload):
+  """Writes `payload` as JSON to `path` atomically."""
+  write_text(path, json.dumps(payload, indent=2, sort_keys=True) + "\n")
 
 
 def claim_model_dir(model_dir, config_dict):

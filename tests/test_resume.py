@@ -197,19 +197,25 @@ def test_nan_loss_stops_training_and_keeps_the_last_good_checkpoint(
   assert not (tmp_path / "results.json").exists()
 
 
-def test_json_records_survive_a_failed_write(tmp_path, monkeypatch):
+def test_records_survive_a_failed_write_and_keep_their_mode(tmp_path,
+                                                             monkeypatch):
   path = str(tmp_path / "results.json")
   summaries.write_json(path, {"fine/accuracy": 0.5})
+  assert os.stat(path).st_mode & 0o777 == 0o644
+  os.chmod(path, 0o640)
 
-  def failing_dump(payload, handle, **kwargs):
-    handle.write('{"fine/accura')
+  def failing_replace(source, target):
     raise OSError("disk full")
 
-  monkeypatch.setattr(summaries.json, "dump", failing_dump)
-  with pytest.raises(OSError, match="disk full"):
-    summaries.write_json(path, {"fine/accuracy": 0.9})
+  with monkeypatch.context() as patches:
+    patches.setattr(summaries.os, "replace", failing_replace)
+    with pytest.raises(OSError, match="disk full"):
+      summaries.write_json(path, {"fine/accuracy": 0.9})
+  assert os.listdir(tmp_path) == ["results.json"]  # no temp file left
   with open(path) as handle:
     assert json.load(handle) == {"fine/accuracy": 0.5}
+  summaries.write_text(path, "{}\n")
+  assert os.stat(path).st_mode & 0o777 == 0o640
 
 
 # ---- a real process, killed with SIGKILL in the middle of an epoch
