@@ -182,3 +182,12 @@ def from_flags(flag_values, groups):
     values = {n: _flag_value(n, getattr(flag_values, n)) for n in names}
     sections[section] = SECTION_TYPES[section](**values)
   return Config(**sections)
+
+
+def changes_from_flags(flag_values, groups):
+  """{section: {field: value}} of the flags set on the command line, typed as
+  in `from_flags`: for `Config.replace` over a config that is not the flags'
+  defaults (a recipe)."""
+  return {section: {name: _flag_value(name, getattr(flag_values, name))
+                    for name in names if flag_values[name].present}
+          for section, names in groups.items()}

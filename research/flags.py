@@ -246,7 +246,8 @@ _in_tool_group("tools", flags.DEFINE_string, "output", None,
 _in_tool_group("tools", flags.DEFINE_string, "export_dir", None,
                "export: SavedModel folder (default <model_dir>/export).")
 
-# ---- experiments: python -m experiments.run / experiments.ghm_density
+# ---- experiments: python -m experiments.run / experiments.ghm_density /
+# experiments.recipes.fashion_mnist
 _in_tool_group("experiments", flags.DEFINE_integer, "parallel", 1,
                "experiments.run: training processes at once.")
 _in_tool_group("experiments", flags.DEFINE_string, "ce_logits", None,
@@ -255,6 +256,12 @@ _in_tool_group("experiments", flags.DEFINE_string, "ghm_logits", None,
                "experiments.ghm_density: logits_train.npz of a GHM-trained run.")
 _in_tool_group("experiments", flags.DEFINE_enum, "ghm_head", "fine",
                ["coarse", "fine"], "experiments.ghm_density: head to plot.")
+_in_tool_group("experiments", flags.DEFINE_string, "results_dir", None,
+               "experiments.recipes.fashion_mnist: folder for results.json "
+               "and results.md (default experiments/results/fashion_mnist).")
+_in_tool_group("experiments", flags.DEFINE_string, "note", "",
+               "experiments.recipes.fashion_mnist: recorded with the results "
+               "(e.g. what a trial changed).")
 
 
 def _two_non_negative_numbers(values):

@@ -20,9 +20,9 @@ from research.data import problems as data_problems
 FLAGS = flags_lib.FLAGS
 
 
-def default_model_dir():
+def default_model_dir(prefix=""):
   stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S-%f")
-  return os.path.join("runs", stamp)
+  return os.path.join("runs", prefix + stamp)
 
 
 def summary_table(results):
@@ -51,22 +51,32 @@ def summary_table(results):
   return "\n".join(lines)
 
 
-def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+def quiet_logging_unless_asked():
   if not FLAGS["verbosity"].present:
     # absl defaults to INFO, where TF's checkpoint saver logs every save
     # ("Sharding callback duration") between the per-epoch lines.
     logging.set_verbosity(logging.WARNING)
-  cfg = config.from_flags(FLAGS, flags_lib.GROUPS)
-  model_dir = cfg.runtime.model_dir or default_model_dir()
-  cfg = cfg.replace(runtime={"model_dir": model_dir})
+
+
+def run_or_exit(cfg):
+  """training.run(cfg) in `cfg.runtime.model_dir`; a run that cannot start
+  or diverges exits with its one-line error instead of a traceback."""
   try:
-    results = training.run(cfg, model_dir)
+    return training.run(cfg, cfg.runtime.model_dir)
   except (guards.NonFiniteLossError, config.ConfigError) as error:
     sys.exit(f"error: {error}")
   except data_problems.DataError as error:
     sys.exit(str(error))  # every bad line at once, no traceback
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+  quiet_logging_unless_asked()
+  cfg = config.from_flags(FLAGS, flags_lib.GROUPS)
+  model_dir = cfg.runtime.model_dir or default_model_dir()
+  cfg = cfg.replace(runtime={"model_dir": model_dir})
+  results = run_or_exit(cfg)
   print(f"\nTest results ({results['epochs']} epochs, "
         f"{results['wall_seconds']:.0f} s, "
         f"{results['steps_per_second']:.0f} steps/s):")

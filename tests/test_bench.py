@@ -6,6 +6,8 @@ No timing is asserted: step rates depend on the machine and its load.
 import json
 import os
 
+from absl import flags as absl_flags
+from absl.testing import flagsaver
 import numpy as np
 import pytest
 
@@ -70,12 +72,6 @@ def test_small_resnet_maps_images_to_9w_features(input_shape):
   assert len(convs) == 1 + 2 * 3 + 2  # stem, 3 blocks of 2, 2 projections
 
 
-def test_recipe_config_is_valid_once_the_source_exists():
-  cfg = fashion_mnist.recipe_config(epochs=1)
-  assert cfg.data.dataset == "fashion_mnist"
-  assert cfg.model.backbone == "small_resnet"
-
-
 def test_committed_recipe_result_is_the_recipe_as_it_stands():
   # The committed number must be what rerunning the recipe reproduces.
   path = os.path.join(fashion_mnist.RESULTS_DIR, "results.json")
@@ -87,13 +83,46 @@ def test_committed_recipe_result_is_the_recipe_as_it_stands():
   assert recorded == expected
 
 
-def test_recipe_overrides_parse_as_the_field_types():
-  cfg = fashion_mnist.config.Config()
-  changes = fashion_mnist.overrides(
-      cfg, ["optim.learning_rate=0.05", "train.batch_size=256",
-            "runtime.jit_compile=true", "optim.optimizer=adam"])
-  assert changes == {"optim": {"learning_rate": 0.05, "optimizer": "adam"},
-                     "train": {"batch_size": 256},
-                     "runtime": {"jit_compile": True}}
-  with pytest.raises(ValueError, match="--set optim.nope=1: expected"):
-    fashion_mnist.overrides(cfg, ["optim.nope=1"])
+@pytest.fixture
+def parsed_flags():
+  if not absl_flags.FLAGS.is_parsed():
+    absl_flags.FLAGS.mark_as_parsed()
+  return absl_flags.FLAGS
+
+
+def test_recipe_takes_the_research_train_flags_given(parsed_flags):
+  recipe = fashion_mnist.recipe_config()
+  with flagsaver.as_parsed(epochs="3", learning_rate="0.05",
+                           loss_weights="2,1", jit_compile="false"):
+    cfg = fashion_mnist.command_line_config(parsed_flags)
+  assert (cfg.train.epochs, cfg.optim.learning_rate) == (3, 0.05)
+  assert cfg.loss.loss_weights == (2.0, 1.0)
+  # Given on the command line, a flag wins even at its research.train default.
+  assert cfg.runtime.jit_compile is False and recipe.runtime.jit_compile
+  assert cfg.model == recipe.model and cfg.data == recipe.data
+  assert cfg.runtime.model_dir.startswith(os.path.join("runs",
+                                                       "fashion_mnist-"))
+  with flagsaver.as_parsed(model_dir="/tmp/here"):
+    assert fashion_mnist.command_line_config(
+        parsed_flags).runtime.model_dir == "/tmp/here"
+
+
+def test_recipe_results_describe_the_run_that_made_them(tmp_path):
+  cfg = fashion_mnist.recipe_config().replace(
+      model={"backbone": "cnn", "width": 8},
+      optim={"lr_schedule": "constant"})
+  results = {"wall_seconds": 600.0, "steps_per_second": 5.0,
+             "test": {"fine/accuracy": 0.95, "coarse/accuracy": 0.99,
+                      "joint/exact_match": 0.94}}
+  record = fashion_mnist.summary(cfg, results, 1000.0, "a trial")
+  assert record["targets_met"] and record["wall_minutes"] == 10.0
+  fashion_mnist.write(record, str(tmp_path))
+  with open(tmp_path / "results.md") as handle:
+    text = handle.read()
+  assert "- cnn width 8, 16 epochs, sgd lr 0.1 (constant)" in text
+  assert "fine accuracy 0.9500 (target 0.94)" in text
+  assert "- note: a trial" in text
+  with open(tmp_path / "results.json") as handle:
+    assert json.load(handle)["config"]["optim"]["lr_schedule"] == "constant"
+  results["test"]["coarse/accuracy"] = 0.9899
+  assert not fashion_mnist.summary(cfg, results, 1000.0, "")["targets_met"]
