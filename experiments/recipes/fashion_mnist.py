@@ -26,8 +26,8 @@ coarse gain (98.63%). Coarse stays at 98.6% in every trial: about half its
 errors are dresses taken for tops, which the fine head confuses too. Twice
 the epochs (32, 54 min, over budget) left test accuracy where it was (94.08%
 fine, 98.65% coarse) while training fine accuracy rose from 96.9% to 98.7%:
-this net is limited by how it generalises, not by its epochs. Nor by the
-size of its updates: batch 64 at lr 0.05 (twice the steps at the same
+this net is limited by how it generalises, not by its epochs, nor by the
+number of its updates: batch 64 at lr 0.05 (twice the steps at the same
 images/s) gave 94.09% / 98.65%. Earlier 5-epoch trials
 (results/fashion_mnist/shortened/) chose no dropout.
 """
