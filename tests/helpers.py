@@ -124,10 +124,16 @@ def max_abs_weight_diff(a, b):
              if a[k].dtype.kind == "f")
 
 
-def run_main(main, **flag_values):
-  """Calls an absl entry point's `main` with `flag_values` set, then restores
-  the flags (marking them parsed first, as `app.run` would)."""
+def parsed_flags():
+  """absl's FLAGS, marked parsed as `app.run` would leave them."""
   if not absl_flags.FLAGS.is_parsed():
     absl_flags.FLAGS.mark_as_parsed()
+  return absl_flags.FLAGS
+
+
+def run_main(main, **flag_values):
+  """Calls an absl entry point's `main` with `flag_values` set, then restores
+  the flags."""
+  parsed_flags()
   with flagsaver.flagsaver(**flag_values):
     main(["prog"])

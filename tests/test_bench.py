@@ -6,7 +6,6 @@ No timing is asserted: step rates depend on the machine and its load.
 import json
 import os
 
-from absl import flags as absl_flags
 from absl.testing import flagsaver
 import numpy as np
 import pytest
@@ -16,6 +15,7 @@ from experiments import bench_cases
 from experiments import bench_report
 from experiments.recipes import fashion_mnist
 from research.backbones import resnet
+from tests import helpers
 
 
 def test_ratio_is_the_median_over_groups_of_group_rate_ratios():
@@ -83,14 +83,8 @@ def test_committed_recipe_result_is_the_recipe_as_it_stands():
   assert recorded == expected
 
 
-@pytest.fixture
-def parsed_flags():
-  if not absl_flags.FLAGS.is_parsed():
-    absl_flags.FLAGS.mark_as_parsed()
-  return absl_flags.FLAGS
-
-
-def test_recipe_takes_the_research_train_flags_given(parsed_flags):
+def test_recipe_takes_the_research_train_flags_given():
+  parsed_flags = helpers.parsed_flags()
   recipe = fashion_mnist.recipe_config()
   with flagsaver.as_parsed(epochs="3", learning_rate="0.05",
                            loss_weights="2,1", jit_compile="false"):

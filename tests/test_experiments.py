@@ -5,7 +5,6 @@ import json
 import os
 import statistics
 
-from absl import flags as absl_flags
 from absl.testing import flagsaver
 import pytest
 
@@ -14,6 +13,7 @@ from experiments import study as study_lib
 from experiments import sweep
 from experiments import table
 from research import flags as research_flags
+from tests import helpers
 
 STUDY_TEXT = '''
 STUDY = {
@@ -207,9 +207,7 @@ def test_runner_entry_point_applies_overrides_and_writes_tables(
   monkeypatch.setattr(run_lib, "RESULTS_DIR", str(tmp_path / "results"))
   launcher = FakeLauncher()
   monkeypatch.setattr(sweep, "launch_subprocess", launcher)
-  flag_values = absl_flags.FLAGS
-  if not flag_values.is_parsed():
-    flag_values.mark_as_parsed()
+  helpers.parsed_flags()
   path = _study_file(str(tmp_path))
   with flagsaver.as_parsed(epochs="3"):
     run_lib.main(["run", path])
