@@ -2,7 +2,8 @@
 
 evaluate, predict and export all start here, so a run is always restored the
 same way: `config.json` -> Config -> the data source's DataSpec (class names,
-input shape, splits) -> `model.build` -> `checkpoints/<best|last>.weights.h5`.
+input shape, splits) -> `model.build` (in the run's --mixed_precision) ->
+`checkpoints/<best|last>.weights.h5`.
 """
 
 import dataclasses
@@ -10,6 +11,7 @@ import os
 
 from research import config as config_lib
 from research import model as model_lib
+from research import runtime
 from research.data import registry as data_registry
 
 CHECKPOINTS = ("best", "last")
@@ -62,6 +64,8 @@ def restore(model_dir, checkpoint="best", spec=None):
   cfg = load_config(model_dir)
   if spec is None:
     spec = data_registry.load(cfg.data, cfg.train.seed)
-  model = model_lib.build(cfg.model, cfg.loss, spec)
+  # Built as trained: a mixed-precision run is evaluated in its own precision.
+  with runtime.precision_policy(cfg.runtime.mixed_precision):
+    model = model_lib.build(cfg.model, cfg.loss, spec)
   model.load_weights(weights)
   return Restored(model_dir=model_dir, cfg=cfg, spec=spec, model=model)

@@ -15,8 +15,11 @@ import keras
 import tensorflow as tf
 from tensorboard.plugins.hparams import api as hparams_api
 
-# Config sections that say where and how loudly a run ran, not what it was.
-_NOT_ABLATION_AXES = ("runtime",)
+# The runtime fields that change what a run computes: its numbers
+# (mixed_precision) or which checkpoint is "best". The other runtime fields say
+# where and how a run ran (strategy, XLA, verbosity, ...) and may change
+# between a run and its resume.
+RESULT_RUNTIME_FIELDS = ("mixed_precision", "best_metric", "best_mode")
 
 
 def write_text(path, text):
@@ -48,25 +51,42 @@ def write_json(path, payload):
 def claim_model_dir(model_dir, config_dict):
   """Records the config in `model_dir`, refusing to mix two different runs.
 
-  A folder holding the same config is a resume and is reused; one holding a
-  different config is left untouched and the run stops, so nothing another
-  run wrote is overwritten. The runtime section (strategy, verbosity, ...)
-  may differ: it does not change results.
+  A folder holding the same run is a resume and is reused; one holding a
+  different run is left untouched and the run stops, so nothing another
+  run wrote is overwritten. Runtime fields outside RESULT_RUNTIME_FIELDS
+  (strategy, verbosity, ...) may differ: they do not change results.
   """
   path = os.path.join(model_dir, "config.json")
   if os.path.exists(path):
     with open(path) as handle:
-      recorded = json.load(handle)
-    if _without_runtime(recorded) != _without_runtime(
-        json.loads(json.dumps(config_dict))):
+      recorded = run_identity(json.load(handle))
+    current = run_identity(json.loads(json.dumps(config_dict)))
+    if recorded != current:
       raise ValueError(
-          f"{path} records a different configuration; use a new --model_dir "
-          "(or the same flags to resume that run)")
+          f"{path} records a different configuration "
+          f"({'; '.join(_differences(recorded, current))}); use a new "
+          "--model_dir (or the same flags to resume that run)")
   write_json(path, config_dict)
 
 
-def _without_runtime(config_dict):
-  return {k: v for k, v in config_dict.items() if k != "runtime"}
+def run_identity(config_dict):
+  """The sections and fields of a config dict that define a run's results."""
+  identity = {k: v for k, v in config_dict.items() if k != "runtime"}
+  runtime = config_dict.get("runtime", {})
+  identity["runtime"] = {name: runtime[name] for name in RESULT_RUNTIME_FIELDS
+                         if name in runtime}
+  return identity
+
+
+def _differences(recorded, current):
+  """["--flag: 'old' recorded, 'new' now", ...] for every field that differs."""
+  fields = sorted({(section, name) for identity in (recorded, current)
+                   for section, names in identity.items() for name in names})
+  return [f"--{name}: {recorded.get(section, {}).get(name)!r} recorded, "
+          f"{current.get(section, {}).get(name)!r} now"
+          for section, name in fields
+          if recorded.get(section, {}).get(name)
+          != current.get(section, {}).get(name)]
 
 
 class EpochScalars(keras.callbacks.Callback):
@@ -139,6 +159,9 @@ class Throughput(keras.callbacks.Callback):
 def ablation_axes(cfg_dict):
   """Flag name -> value of every ablation axis of a run, as HParams values.
 
+  The axes are the fields of `run_identity`: every section but runtime, and
+  the runtime fields that change results (RESULT_RUNTIME_FIELDS).
+
   Args:
     cfg_dict: `Config.as_dict()`; field names equal flag names.
 
@@ -147,9 +170,7 @@ def ablation_axes(cfg_dict):
     unset (None) flags are left out, as HParams has no null value.
   """
   axes = {}
-  for section, fields in cfg_dict.items():
-    if section in _NOT_ABLATION_AXES:
-      continue
+  for fields in run_identity(cfg_dict).values():
     for name, value in fields.items():
       if value is None:
         continue

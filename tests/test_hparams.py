@@ -52,12 +52,14 @@ def test_training_run_writes_hparams_and_test_metrics(tmp_path):
       results["test"]["fine/accuracy"])
 
 
-def test_ablation_axes_flatten_sections_and_skip_runtime():
+def test_ablation_axes_flatten_sections_and_keep_runtime_fields_of_results():
   axes = summaries.ablation_axes(
       {"loss": {"loss": "focal", "loss_weights": (1.0, 0.5)},
        "data": {"label_file": None},
-       "runtime": {"model_dir": "x", "verbose": 0}})
-  assert axes == {"loss": "focal", "loss_weights": "1.0,0.5"}
+       "runtime": {"model_dir": "x", "verbose": 0, "strategy": "mirrored",
+                   "mixed_precision": "mixed_bfloat16"}})
+  assert axes == {"loss": "focal", "loss_weights": "1.0,0.5",
+                  "mixed_precision": "mixed_bfloat16"}
 
 
 def test_runs_differing_only_in_seed_share_a_trial_group(tmp_path):

@@ -10,6 +10,7 @@ from absl import flags as absl_flags
 
 from research import config
 from research import flags as flags_lib
+from research import restore
 from research import runtime
 from research import summaries
 from research import training
@@ -48,6 +49,15 @@ def test_short_run_matches_default(default_results, tmp_path, runtime_flags,
           results[split][name], default_results[split][name], atol=atol,
           err_msg=f"{split} {name} with {runtime_flags}")
   assert results["steps_per_second"] > 0
+  assert keras.mixed_precision.global_policy().name == "float32"
+
+
+def test_a_mixed_precision_run_is_restored_in_its_precision(tmp_path):
+  training.run(_TINY.replace(train={"epochs": 1},
+                             runtime={"mixed_precision": "mixed_bfloat16"}),
+               str(tmp_path))
+  model = restore.restore(str(tmp_path)).model
+  assert model.head.fine.compute_dtype == "bfloat16"
   assert keras.mixed_precision.global_policy().name == "float32"
 
 

@@ -3,6 +3,7 @@
 import json
 import os
 import pathlib
+import re
 import subprocess
 import sys
 
@@ -12,6 +13,7 @@ import tensorflow as tf
 from tensorboard.backend.event_processing import event_accumulator
 
 from research import config
+from research import summaries
 from research import training
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -97,6 +99,26 @@ def test_a_model_dir_of_another_run_is_refused_and_left_intact(finished_run):
   model_dir = pathlib.Path(finished_run[0])
   records = ("config.json", "results.json", "checkpoints/last.weights.h5")
   before = {name: (model_dir / name).read_bytes() for name in records}
-  with pytest.raises(ValueError, match="records a different configuration"):
+  with pytest.raises(ValueError, match=r"records a different configuration "
+                     r"\(--seed: 0 recorded, 7 now\)"):
     training.run(_tiny_cfg(seed=7), str(model_dir))
   assert {name: (model_dir / name).read_bytes() for name in records} == before
+
+
+def test_a_resume_may_change_where_it_runs_but_not_its_precision(tmp_path):
+  summaries.claim_model_dir(str(tmp_path), config.Config().as_dict())
+  elsewhere = config.Config().replace(runtime={
+      "strategy": "mirrored", "jit_compile": True, "verbose": 0,
+      "steps_per_execution": 4, "keep_checkpoints": 1})
+  summaries.claim_model_dir(str(tmp_path), elsewhere.as_dict())
+  recorded = (tmp_path / "config.json").read_bytes()
+  for changes, message in (
+      ({"mixed_precision": "mixed_bfloat16"},
+       "--mixed_precision: 'none' recorded, 'mixed_bfloat16' now"),
+      ({"best_metric": "val_loss", "best_mode": "min"},
+       "--best_metric: 'val_fine/accuracy' recorded, 'val_loss' now; "
+       "--best_mode: 'max' recorded, 'min' now")):
+    with pytest.raises(ValueError, match=re.escape(message)):
+      summaries.claim_model_dir(
+          str(tmp_path), config.Config().replace(runtime=changes).as_dict())
+    assert (tmp_path / "config.json").read_bytes() == recorded
