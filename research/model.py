@@ -21,6 +21,7 @@ import tensorflow as tf
 from research import backbones
 from research import config
 from research import decoding
+from research import dropout as dropout_lib
 from research import heads
 from research import losses
 from research import metrics as metrics_lib
@@ -61,7 +62,7 @@ class TwoHeadModel(keras.Model):
     super().__init__(**kwargs)
     self.backbone = backbone
     self.head = head
-    self.feature_dropout = keras.layers.Dropout(dropout)
+    self.feature_dropout = dropout_lib.GlobalBatchDropout(dropout)
     self.coarse_loss = head_losses["coarse"]
     self.fine_loss = head_losses["fine"]
     self.joint_loss = getattr(self.coarse_loss, "joint", False)

@@ -34,8 +34,9 @@ def tiny_spec(size=16, seed=0, missing=False):
       fine_to_coarse=fine_to_coarse)
 
 
-def tiny_model(spec, loss="ce", loss_weights=(1.0, 1.0), l2=0.0, **model_kw):
-  model_cfg = config.ModelConfig(width=8, dropout=0.0, l2=l2, **model_kw)
+def tiny_model(spec, loss="ce", loss_weights=(1.0, 1.0), l2=0.0, dropout=0.0,
+               **model_kw):
+  model_cfg = config.ModelConfig(width=8, dropout=dropout, l2=l2, **model_kw)
   loss_cfg = config.LossConfig(loss=loss, loss_weights=loss_weights)
   return model_lib.build(model_cfg, loss_cfg, spec)
 

@@ -103,3 +103,8 @@ def test_epoch_metrics_are_true_means_over_uneven_batches():
 
 def test_one_step_on_two_replicas_equals_one_replica(two_replicas):
   helpers.assert_replica_invariant(two_replicas, l2=1e-2)
+
+
+def test_dropout_masks_follow_the_example_not_the_replica(two_replicas):
+  # Keras' Dropout gave every replica the same mask for its k-th example.
+  helpers.assert_replica_invariant(two_replicas, dropout=0.5)
