@@ -23,7 +23,13 @@ from research.distribute_utils import global_sum
 from research.labels import flat_labels
 
 HEADS = ("coarse", "fine")
-LOSS_NAMES = ("loss", "coarse/loss", "fine/loss")
+HEAD_LOSS_NAMES = ("coarse/loss", "fine/loss")
+# `loss` is the sum of these means, so that over an epoch it equals
+# w_coarse * coarse/loss + w_fine * fine/loss + mean regularization as logged,
+# also when some labels are missing (each head's loss is a mean over its own
+# labelled examples, whose counts differ from batch to batch).
+OBJECTIVE_TERMS = ("coarse/weighted_loss", "fine/weighted_loss",
+                   "regularization")
 
 
 class TwoHeadMetrics:
@@ -45,8 +51,9 @@ class TwoHeadMetrics:
                           "joint/consistency"]
     if set_accuracy:
       self.example_names.append("joint/set_accuracy")
-    self.means = WeightedMeans(LOSS_NAMES + tuple(self.example_names),
-                               name="means")
+    self.means = WeightedMeans(
+        OBJECTIVE_TERMS + HEAD_LOSS_NAMES + tuple(self.example_names),
+        sums={"loss": OBJECTIVE_TERMS}, name="means")
     self.macro_f1 = MacroF1({f"{head}/macro_f1": num_classes[head]
                              for head in HEADS}, name="macro_f1")
     self.trackers = (self.means, self.macro_f1)
@@ -71,12 +78,15 @@ class TwoHeadMetrics:
     self.macro_f1.update_state(head_labels, predictions)
 
   def _loss_terms(self, objective):
-    """[3] weighted sums and [3] weights of the global losses (LOSS_NAMES)."""
-    return (tf.stack([objective.total * objective.batch_size] +
-                     [objective.head_losses[head] * objective.head_counts[head]
-                      for head in HEADS]),
-            tf.stack([objective.batch_size] +
-                     [objective.head_counts[head] for head in HEADS]))
+    """Weighted sums and weights of the global losses (OBJECTIVE_TERMS, then
+    HEAD_LOSS_NAMES)."""
+    counts = [objective.head_counts[head] for head in HEADS]
+    sums = ([objective.weighted_head_losses[head] * count
+             for head, count in zip(HEADS, counts)] +
+            [objective.regularization * objective.batch_size] +
+            [objective.head_losses[head] * count
+             for head, count in zip(HEADS, counts)])
+    return tf.stack(sums), tf.stack(counts + [objective.batch_size] + counts)
 
   def _per_example_terms(self, head_labels, logits, predictions,
                          hierarchy_mask):
@@ -110,7 +120,7 @@ class TwoHeadMetrics:
   @property
   def result_names(self):
     """The keys of `results()`, in order."""
-    return self.means.names + tuple(self.macro_f1.num_classes)
+    return self.means.result_names + tuple(self.macro_f1.num_classes)
 
   def results(self):
     return {**self.means.result(), **self.macro_f1.result()}
@@ -120,12 +130,19 @@ class WeightedMeans(keras.metrics.Metric):
   """Several weighted means kept in two vector variables.
 
   `update_state(sums, weights)` adds [len(names)] vectors of weighted sums and
-  weights; `result()` is {name: total sum / total weight}.
+  weights; `result()` is {name: total sum / total weight}, except that the
+  means listed in `sums` are reported only as their sum.
   """
 
-  def __init__(self, names, name="means", **kwargs):
+  def __init__(self, names, sums=None, name="means", **kwargs):
+    """names: the means, in update order; sums: {result name: names of the
+    means it adds up}."""
     super().__init__(name=name, **kwargs)
     self.names = tuple(names)
+    self.sums_of_means = dict(sums or {})
+    summed = {part for parts in self.sums_of_means.values() for part in parts}
+    self.result_names = tuple(self.sums_of_means) + tuple(
+        n for n in self.names if n not in summed)
     self.sums = self.add_variable(shape=(len(self.names),),
                                   initializer="zeros", name="sums")
     self.weight_sums = self.add_variable(shape=(len(self.names),),
@@ -137,9 +154,11 @@ class WeightedMeans(keras.metrics.Metric):
     self.weight_sums.assign_add(tf.cast(weights, self.weight_sums.dtype))
 
   def result(self):
-    means = tf.math.divide_no_nan(global_value(self.sums),
-                                  global_value(self.weight_sums))
-    return dict(zip(self.names, tf.unstack(means)))
+    means = dict(zip(self.names, tf.unstack(tf.math.divide_no_nan(
+        global_value(self.sums), global_value(self.weight_sums)))))
+    for name, parts in self.sums_of_means.items():
+      means[name] = tf.add_n([means[part] for part in parts])
+    return {name: means[name] for name in self.result_names}
 
 
 class MacroF1(keras.metrics.Metric):

@@ -31,9 +31,11 @@ from research.distribute_utils import global_sum
 
 HEADS = metrics_lib.HEADS
 
+# head_losses: global per-head means; weighted_head_losses: their terms in the
+# objective (w * loss; a joint loss is counted once, under "coarse").
 Objective = collections.namedtuple(
-    "Objective", ["replica_loss", "total", "head_losses", "head_counts",
-                  "batch_size"])
+    "Objective", ["replica_loss", "head_losses", "weighted_head_losses",
+                  "regularization", "head_counts", "batch_size"])
 
 
 class TwoHeadModel(keras.Model):
@@ -149,22 +151,20 @@ class TwoHeadModel(keras.Model):
     if self.joint_loss:
       share, head_losses, head_counts = self._joint_loss_terms(
           labels, logits, sample_weight, training)
-      data_share, data_total = share, head_losses["coarse"]
+      data_share = share
+      weighted = {"coarse": head_losses["coarse"], "fine": tf.constant(0.0)}
     else:
       shares, head_losses, head_counts = self._head_loss_terms(
           labels, logits, sample_weight, training)
-      coarse_weight = self.head_loss_weights[0]
-      fine_weight = self.head_loss_weights[1]
-      data_share = (coarse_weight * shares["coarse"] +
-                    fine_weight * shares["fine"])
-      data_total = (coarse_weight * head_losses["coarse"] +
-                    fine_weight * head_losses["fine"])
-    regularization = tf.add_n(self.losses) if self.losses else 0.0
+      weights = dict(zip(HEADS, tf.unstack(self.head_loss_weights)))
+      data_share = tf.add_n([weights[h] * shares[h] for h in HEADS])
+      weighted = {h: weights[h] * head_losses[h] for h in HEADS}
+    regularization = tf.add_n(self.losses) if self.losses else tf.constant(0.0)
     replicas = tf.distribute.get_strategy().num_replicas_in_sync
     replica_loss = data_share + regularization / replicas
-    total = data_total + regularization
     batch_size = global_sum(tf.cast(tf.shape(logits["fine"])[0], tf.float32))
-    return Objective(replica_loss, total, head_losses, head_counts, batch_size)
+    return Objective(replica_loss, head_losses, weighted, regularization,
+                     head_counts, batch_size)
 
   def _head_loss_terms(self, labels, logits, sample_weight, training):
     """Per-head replica shares, global losses and global counts."""

@@ -70,22 +70,44 @@ def test_batch_logs_name_each_metric_as_the_epoch_logs_do(
       np.testing.assert_allclose(final[name], value, rtol=1e-6, err_msg=name)
 
 
+def _numpy_losses(model, features, labels, l2):
+  """{"coarse/loss", "fine/loss", "l2"} of `model` on the examples, in numpy."""
+  logits = model(features, training=False)
+  kernels = [w.numpy() for w in model.trainable_weights if "kernel" in w.path]
+  return {"coarse/loss": helpers.numpy_ce(logits["coarse"], labels["coarse"]),
+          "fine/loss": helpers.numpy_ce(logits["fine"], labels["fine"]),
+          "l2": l2 * sum(float((k.astype(np.float64) ** 2).sum())
+                         for k in kernels)}
+
+
+def _assert_weighted_total(logs, expected, loss_weights):
+  for name in ("coarse/loss", "fine/loss"):
+    np.testing.assert_allclose(logs[name], expected[name], rtol=1e-5)
+  np.testing.assert_allclose(
+      logs["loss"], loss_weights[0] * expected["coarse/loss"] +
+      loss_weights[1] * expected["fine/loss"] + expected["l2"], rtol=1e-5)
+
+
 def test_reported_loss_equals_numpy_on_a_fixed_batch():
   spec = helpers.tiny_spec(missing=True)
   model = _sgd_model(spec, loss_weights=(0.3, 2.0), l2=1e-2)
   features, labels = helpers.first_batch(spec.splits["train"], 16)
-  logits = model(features, training=False)
-  kernels = [w.numpy() for w in model.trainable_weights if "kernel" in w.path]
-  expected_coarse = helpers.numpy_ce(logits["coarse"], labels["coarse"])
-  expected_fine = helpers.numpy_ce(logits["fine"], labels["fine"])
-  expected_l2 = 1e-2 * sum(float((k.astype(np.float64) ** 2).sum())
-                           for k in kernels)
+  expected = _numpy_losses(model, features, labels, l2=1e-2)
   logs = model.test_on_batch(features, labels, return_dict=True)
-  np.testing.assert_allclose(logs["coarse/loss"], expected_coarse, rtol=1e-5)
-  np.testing.assert_allclose(logs["fine/loss"], expected_fine, rtol=1e-5)
-  np.testing.assert_allclose(
-      logs["loss"], 0.3 * expected_coarse + 2.0 * expected_fine + expected_l2,
-      rtol=1e-5)
+  _assert_weighted_total(logs, expected, (0.3, 2.0))
+
+
+def test_epoch_loss_is_the_weighted_total_of_the_epoch_head_losses():
+  # Batches 6, 6, 4 with labels missing at random: each batch's head losses
+  # are means over differing counts, so averaging per-batch totals by batch
+  # size would not give w_c * coarse/loss + w_f * fine/loss + l2.
+  spec = helpers.tiny_spec(missing=True)
+  model = _sgd_model(spec, loss_weights=(0.3, 2.0), l2=1e-2)
+  features, labels = helpers.first_batch(spec.splits["test"], 16)
+  expected = _numpy_losses(model, features, labels, l2=1e-2)
+  logs = model.evaluate(spec.splits["test"].examples.batch(6),
+                        return_dict=True, verbose=0)
+  _assert_weighted_total(logs, expected, (0.3, 2.0))
 
 
 def test_epoch_metrics_are_true_means_over_uneven_batches():
