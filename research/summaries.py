@@ -43,6 +43,11 @@ def write_text(path, text):
     raise
 
 
+def read_json(path):
+  with open(path, encoding="utf-8") as handle:
+    return json.load(handle)
+
+
 def write_json(path, payload):
   """Writes `payload` as JSON to `path` atomically."""
   write_text(path, json.dumps(payload, indent=2, sort_keys=True) + "\n")
@@ -58,8 +63,7 @@ def claim_model_dir(model_dir, config_dict):
   """
   path = os.path.join(model_dir, "config.json")
   if os.path.exists(path):
-    with open(path) as handle:
-      recorded = run_identity(json.load(handle))
+    recorded = run_identity(read_json(path))
     current = run_identity(json.loads(json.dumps(config_dict)))
     if recorded != current:
       raise ValueError(
@@ -117,7 +121,8 @@ class EpochScalars(keras.callbacks.Callback):
 
 
 class Throughput(keras.callbacks.Callback):
-  """Measures training steps per second, leaving out the first (tracing) epoch.
+  """Measures training steps per second, leaving out the first epoch this
+  process runs (it traces and compiles the step), unless it is the only one.
 
   Counts steps from the batch indices Keras passes, not from the number of
   callbacks, so it stays right with steps_per_execution > 1.
@@ -129,8 +134,11 @@ class Throughput(keras.callbacks.Callback):
     self.seconds = 0.0
     self._start = self._last = None
     self._epoch_steps = 0
+    self._first_epoch = None
 
   def on_epoch_begin(self, epoch, logs=None):
+    if self._first_epoch is None:
+      self._first_epoch = epoch  # > 0 when a run resumes
     self._start = None
     self._epoch_steps = 0
 
@@ -146,14 +154,16 @@ class Throughput(keras.callbacks.Callback):
     self._last = time.perf_counter()
 
   def on_epoch_end(self, epoch, logs=None):
-    if epoch == 0 and self.params.get("epochs", 1) > 1:
+    epochs_run_here = self.params.get("epochs", 1) - self._first_epoch
+    if epoch == self._first_epoch and epochs_run_here > 1:
       return
     self.steps += self._epoch_steps
     self.seconds += self._last - self._start
 
   @property
   def steps_per_second(self):
-    return self.steps / self.seconds if self.seconds else float("nan")
+    """Steps/s, or None if this process trained no step (a finished run)."""
+    return self.steps / self.seconds if self.seconds else None
 
 
 def ablation_axes(cfg_dict):

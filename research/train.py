@@ -77,9 +77,10 @@ def main(argv):
   model_dir = cfg.runtime.model_dir or default_model_dir()
   cfg = cfg.replace(runtime={"model_dir": model_dir})
   results = run_or_exit(cfg)
+  rate = results["steps_per_second"]
   print(f"\nTest results ({results['epochs']} epochs, "
         f"{results['wall_seconds']:.0f} s, "
-        f"{results['steps_per_second']:.0f} steps/s):")
+        f"{'no timed' if rate is None else f'{rate:.0f}'} steps/s):")
   print(summary_table(results))
   print(f"\nRecords in {model_dir}; view with: tensorboard --logdir {model_dir}")
 

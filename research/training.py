@@ -72,7 +72,8 @@ def run(cfg, model_dir, strategy=None):
   """Trains and tests one configuration; writes its records to `model_dir`.
 
   Rerunning the same configuration in the same `model_dir` resumes from the
-  last finished epoch and ends with the same results as an uninterrupted run.
+  last finished epoch and ends with the same results as an uninterrupted run;
+  rerunning a finished run returns its recorded results and rewrites nothing.
 
   Args:
     cfg: config.Config.
@@ -119,6 +120,13 @@ def run(cfg, model_dir, strategy=None):
       split: {name: float(value) for name, value in model.evaluate(
           evaluation[split], return_dict=True, verbose=0).items()}
       for split in ("test", "validation")}
+  results_path = os.path.join(output_dir, "results.json")
+  # Evaluated anyway: under multi-worker every worker must join the
+  # evaluation, and only the chief's folder holds results.json.
+  if first_epoch >= cfg.train.epochs and os.path.exists(results_path):
+    logging.warning("%s had finished: its records are kept as written",
+                    model_dir)
+    return summaries.read_json(results_path)
   results.update({
       "epochs": cfg.train.epochs,
       "resumed_from_epoch": first_epoch,
@@ -132,5 +140,5 @@ def run(cfg, model_dir, strategy=None):
   })
   summaries.write_hparams(output_dir, summaries.ablation_axes(cfg.as_dict()),
                           results["test"], step=cfg.train.epochs)
-  summaries.write_json(os.path.join(output_dir, "results.json"), results)
+  summaries.write_json(results_path, results)
   return results

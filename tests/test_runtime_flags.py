@@ -127,6 +127,18 @@ def test_throughput_counts_steps_not_callbacks(steps_per_execution):
   assert model.optimizer.iterations.numpy() == 2 * batches
 
 
+@pytest.mark.parametrize("initial_epoch, timed_epochs", [(1, 2), (3, 1)])
+def test_throughput_leaves_out_the_tracing_epoch_of_a_resumed_run(
+    initial_epoch, timed_epochs):
+  spec = helpers.tiny_spec(size=40)
+  model = helpers.tiny_model(spec)
+  model.compile(optimizer="sgd")
+  throughput = summaries.Throughput()
+  model.fit(spec.splits["train"].examples.batch(4), epochs=4, verbose=0,
+            initial_epoch=initial_epoch, callbacks=[throughput])
+  assert throughput.steps == 10 * timed_epochs  # alone, an epoch is timed
+
+
 def test_steps_per_execution_flag_rejects_zero():
   try:
     with pytest.raises(absl_flags.IllegalFlagValueError,

@@ -105,6 +105,14 @@ def test_a_model_dir_of_another_run_is_refused_and_left_intact(finished_run):
   assert {name: (model_dir / name).read_bytes() for name in records} == before
 
 
+def test_rerunning_a_finished_run_keeps_its_records(finished_run):
+  model_dir, results = finished_run
+  path = pathlib.Path(model_dir) / "results.json"
+  recorded = path.read_bytes()
+  assert training.run(_tiny_cfg(), model_dir) == json.loads(recorded)
+  assert path.read_bytes() == recorded
+
+
 def test_a_resume_may_change_where_it_runs_but_not_its_precision(tmp_path):
   summaries.claim_model_dir(str(tmp_path), config.Config().as_dict())
   elsewhere = config.Config().replace(runtime={
