@@ -345,12 +345,13 @@ flags.register_multi_flags_validator(
 flags.register_validator(
     "validation_share", lambda v: 0 < v < 1,
     "expected a share in (0, 1): training needs a validation split")
-for _name in ("image_size", "vocab_size", "sequence_length"):
+for _name in ("image_size", "vocab_size", "sequence_length", "width",
+              "synthetic_feature_dim"):
   flags.register_validator(_name, lambda v: v > 0, "expected a positive integer")
 for _name in ("num_coarse_classes", "num_fine_classes", "augment_crop_padding"):
   flags.register_validator(_name, lambda v: v >= 0,
                            "expected a non-negative integer")
-for _name in ("l2", "bn_gamma_l2", "augment_brightness"):
+for _name in ("l2", "bn_gamma_l2", "augment_brightness", "weight_decay"):
   flags.register_validator(_name, lambda v: v >= 0,
                            "expected a non-negative number")
 

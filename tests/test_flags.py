@@ -81,6 +81,10 @@ def test_config_json_with_an_unknown_field_names_it():
     (["--loss_weights=a,b"], "--loss_weights"),
     (["--epochs=0"], "--epochs"),
     (["--augment_erase=1.5"], "--augment_erase"),
+    (["--width=0"], "--width"),
+    (["--width=-8"], "--width"),
+    (["--synthetic_feature_dim=0"], "--synthetic_feature_dim"),
+    (["--weight_decay=-1"], "--weight_decay"),
 ])
 def test_bad_flag_values_are_rejected_naming_the_flag(argv, flag):
   with pytest.raises(absl_flags.IllegalFlagValueError, match=flag):
