@@ -28,8 +28,9 @@ def _focal_alpha(loss_cfg, head, num_classes):
   if not alpha:
     return None
   if len(alpha) != num_classes:
-    raise ValueError(f"--{head}_focal_alpha: expected {num_classes} values "
-                     f"(one per {head} class), got {len(alpha)}")
+    raise config.ConfigError(
+        f"--{head}_focal_alpha: expected {num_classes} values (one per "
+        f"{head} class), got {len(alpha)}")
   return tuple(alpha)
 
 
