@@ -21,6 +21,7 @@ from research import strategies
 from research import summaries
 from research.data import classes_file
 from research.data import hierarchy as hierarchy_lib
+from research.data import images
 from research.data import pipeline
 from research.data import registry as data_registry
 from research.losses import ghm_summaries
@@ -106,6 +107,7 @@ def run(cfg, model_dir, strategy=None):
   # losses and heads the model builds, --best_metric) runs before the folder
   # is claimed, so a rerun with fixed flags may reuse it.
   model_lib.check_fits(cfg.model, spec)
+  images.check_augment(cfg.data, spec.input_kind)
   hierarchy = hierarchy_lib.for_task(spec, cfg.data.hierarchy_file)
   train_split = spec.splits["train"]
   steps_per_epoch = pipeline.num_batches(len(train_split), cfg.train.batch_size)

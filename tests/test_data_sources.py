@@ -238,6 +238,17 @@ def test_augmentation_is_seeded_and_only_in_training(tmp_path):
   np.testing.assert_array_equal(evaluation.numpy(), split_arrays(split)[0])
 
 
+
+def test_augment_flags_are_for_images_only():
+  augmenting = data_cfg(augment_flip=True, augment_crop_padding=4)
+  images.check_augment(augmenting, "image")
+  with pytest.raises(config.ConfigError, match=(
+      "^--augment_crop_padding, --augment_flip need image inputs, but the "
+      "dataset gives text inputs$")):
+    images.check_augment(augmenting, "text")
+  images.check_augment(data_cfg(), "features")  # all off: nothing to refuse
+
+
 def _erased_pixels(seed, probability=1.0, side=28):
   """Boolean [side, side]: where `images.erased` changed a zero image."""
   image = np.zeros([side, side, 1], np.float32)

@@ -121,6 +121,9 @@ def test_entry_point_stops_on_a_bad_flag_before_any_work(tmp_path):
     (["--mirror_at_inference"],
      "--mirror_at_inference needs image inputs, but the dataset gives "
      "features inputs"),
+    (["--augment_flip", "--augment_crop_padding=4"],
+     "--augment_crop_padding, --augment_flip need image inputs, but the "
+     "dataset gives features inputs"),
     (["--loss=focal", "--fine_focal_alpha=1,2"],
      "--fine_focal_alpha: expected 27 values (one per fine class), got 2"),
     (["--hierarchy_file={map}"],

@@ -141,6 +141,9 @@ def _mapping_file(folder, text):
      "--class_weight=balanced does not apply to --loss=multilabel_ce"),
     ({"data": {"hierarchy_file": "0 0\nnot a pair\n"}},
      "map.txt:2: expected '<coarse> <fine>', got 'not a pair'"),
+    ({"data": {"augment_flip": True}},
+     "--augment_flip needs image inputs, but the dataset gives features "
+     "inputs"),
     ({"data": {"hierarchy_file": "0 0\n"}},
      "map.txt: fine classes under no coarse class: "),
 ])
