@@ -13,6 +13,9 @@ inverse density of this norm, which should flatten both ends.
         [--output=ghm_density.png]
 """
 
+import os
+import sys
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -20,6 +23,7 @@ import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
 import numpy as np  # pylint: disable=g-import-not-at-top
 from absl import app  # pylint: disable=g-import-not-at-top
 
+from research import config  # pylint: disable=g-import-not-at-top
 from research import flags as flags_lib  # pylint: disable=g-import-not-at-top
 
 FLAGS = flags_lib.FLAGS
@@ -77,10 +81,31 @@ def plot(norms_by_model, path, title, bins=BINS):
   plt.close(figure)
 
 
-def load_norms(npz_path, head):
-  """Gradient norms of one head from a logits_<split>.npz of research.evaluate."""
-  with np.load(npz_path) as saved:
-    return gradient_norms(saved[f"{head}_logits"], saved[f"{head}_labels"])
+def load_norms(npz_path, head, flag):
+  """Gradient norms of one head from a logits_<split>.npz of research.evaluate.
+
+  Raises:
+    config.ConfigError naming `--<flag>` when the file is missing or is not
+    such an archive.
+  """
+  keys = (f"{head}_logits", f"{head}_labels")
+  expected = (f"expected a logits_<split>.npz of research.evaluate, holding "
+              f"{' and '.join(keys)}")
+  if not os.path.isfile(npz_path):
+    raise config.ConfigError(f"--{flag}={npz_path}: no such file; {expected}")
+  try:
+    saved = np.load(npz_path)
+  except (OSError, ValueError) as error:
+    raise config.ConfigError(f"--{flag}={npz_path}: not readable as .npz "
+                             f"({error}); {expected}") from error
+  if not isinstance(saved, np.lib.npyio.NpzFile):  # a .npy gives one array
+    raise config.ConfigError(f"--{flag}={npz_path}: a single array, not an "
+                             f".npz archive; {expected}")
+  with saved:
+    if not all(key in saved.files for key in keys):
+      raise config.ConfigError(f"--{flag}={npz_path}: holds "
+                               f"{', '.join(saved.files)}; {expected}")
+    return gradient_norms(saved[keys[0]], saved[keys[1]])
 
 
 def main(argv):
@@ -90,8 +115,12 @@ def main(argv):
     raise app.UsageError("--ce_logits and --ghm_logits are required "
                          "(logits_train.npz files from research.evaluate)")
   output = FLAGS.output or "ghm_density.png"
-  plot({"CE": load_norms(FLAGS.ce_logits, FLAGS.ghm_head),
-        "GHM": load_norms(FLAGS.ghm_logits, FLAGS.ghm_head)}, output,
+  try:
+    norms = {"CE": load_norms(FLAGS.ce_logits, FLAGS.ghm_head, "ce_logits"),
+             "GHM": load_norms(FLAGS.ghm_logits, FLAGS.ghm_head, "ghm_logits")}
+  except config.ConfigError as error:
+    sys.exit(f"error: {error}")
+  plot(norms, output,
        f"Gradient-norm density, {FLAGS.ghm_head} head, training set")
   print(f"plot written to {output}")
 

@@ -20,6 +20,8 @@ import os
 import keras
 import tensorflow as tf
 
+from research import config
+
 MODES = ("max", "min")
 STATE_PREFIX = "state"
 LAST_WEIGHTS = "last.weights.h5"
@@ -63,6 +65,16 @@ class TrainingState:
   def save(self, finished_epochs):
     self.epoch.assign(finished_epochs)
     return self.manager.save(checkpoint_number=finished_epochs)
+
+
+def check_monitored(best_metric, logged_names):
+  """Raises config.ConfigError unless `best_metric` is one of `logged_names`,
+  so a misspelt --best_metric stops before training instead of after an
+  epoch."""
+  if best_metric not in logged_names:
+    raise config.ConfigError(
+        f"--best_metric={best_metric} is not a logged metric; expected one "
+        f"of: {', '.join(sorted(logged_names))}")
 
 
 def save_weights_atomically(model, path):

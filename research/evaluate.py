@@ -8,12 +8,15 @@ probabilities and writes the ensemble's records to `--output` (default
 """
 
 import os
+import sys
 
 from absl import app
 
+from research import config
 from research import evaluation
 from research import flags as flags_lib
 from research import reporting
+from research.data import problems
 
 FLAGS = flags_lib.FLAGS
 
@@ -34,8 +37,12 @@ def main(argv):
     raise app.UsageError("--model_dir is required (comma-separate several "
                          "for an ensemble)")
   model_dirs = FLAGS.model_dir.split(",")
-  members, ensemble = evaluation.evaluate_runs(model_dirs, FLAGS.split,
-                                               FLAGS.checkpoint)
+  try:
+    members, ensemble = evaluation.evaluate_runs(model_dirs, FLAGS.split,
+                                                 FLAGS.checkpoint)
+  except (FileNotFoundError, config.ConfigError,
+          problems.DataError) as error:
+    sys.exit(f"error: {error}")
   names = {"coarse": members[0][0].spec.coarse_names,
            "fine": members[0][0].spec.fine_names}
   for run, logits, report in members:

@@ -8,6 +8,7 @@ missing and left out of every metric of their head.
 import numpy as np
 import tensorflow as tf
 
+from research import config
 from research import restore as restore_lib
 from research.data import pipeline
 
@@ -147,8 +148,8 @@ def evaluate_runs(model_dirs, split="test", checkpoint="best"):
   first = restore_lib.restore(model_dirs[0], checkpoint)
   spec = first.spec
   if split not in spec.splits:
-    raise ValueError(f"--split={split!r}: the {spec.name} task has splits "
-                     f"{sorted(spec.splits)}")
+    raise config.ConfigError(f"--split={split!r}: the {spec.name} task has "
+                             f"splits {sorted(spec.splits)}")
   data = spec.splits[split]
   dataset = pipeline.batched(data, first.cfg.train.batch_size, training=False)
   labels = {"coarse": data.coarse, "fine": data.fine}

@@ -305,6 +305,16 @@ def _head_fits_loss(values):
   return True
 
 
+def _class_weight_fits_loss(values):
+  try:
+    losses.check_class_weight(
+        {h: values[f"{h}_loss"] or values["loss"] for h in ("coarse", "fine")},
+        values["class_weight"])
+  except ValueError as error:
+    raise flags.ValidationError(str(error)) from error
+  return True
+
+
 flags.register_validator(
     "batch_size", lambda v: v > 0, "expected a positive integer")
 flags.register_validator(
@@ -342,15 +352,19 @@ flags.register_validator("loss_weight_schedule", _valid_schedule)
 flags.register_multi_flags_validator(
     ["head", "loss", "coarse_loss", "fine_loss", "loss_weights",
      "loss_weight_schedule"], _head_fits_loss)
+flags.register_multi_flags_validator(
+    ["loss", "coarse_loss", "fine_loss", "class_weight"],
+    _class_weight_fits_loss)
 flags.register_validator(
     "validation_share", lambda v: 0 < v < 1,
     "expected a share in (0, 1): training needs a validation split")
-for _name in ("image_size", "vocab_size", "sequence_length"):
+for _name in ("image_size", "vocab_size", "sequence_length", "width",
+              "synthetic_feature_dim"):
   flags.register_validator(_name, lambda v: v > 0, "expected a positive integer")
 for _name in ("num_coarse_classes", "num_fine_classes", "augment_crop_padding"):
   flags.register_validator(_name, lambda v: v >= 0,
                            "expected a non-negative integer")
-for _name in ("l2", "bn_gamma_l2", "augment_brightness"):
+for _name in ("l2", "bn_gamma_l2", "augment_brightness", "weight_decay"):
   flags.register_validator(_name, lambda v: v >= 0,
                            "expected a non-negative number")
 

@@ -12,6 +12,7 @@ import os
 from research import config as config_lib
 from research import model as model_lib
 from research import runtime
+from research.data import classes_file
 from research.data import registry as data_registry
 
 CHECKPOINTS = ("best", "last")
@@ -48,6 +49,23 @@ def load_config(model_dir):
     return config_lib.Config.from_json(handle.read())
 
 
+def check_task(model_dir, spec):
+  """Raises config.ConfigError unless the run in `model_dir` was trained on
+  the task of `spec` (same source and class names), whose spec it is about to
+  share: an ensemble scores its members on one task."""
+  recorded = classes_file.read(model_dir)
+  task = {"dataset": spec.name, "coarse_names": list(spec.coarse_names),
+          "fine_names": list(spec.fine_names)}
+  differ = [key for key, value in task.items() if recorded.get(key) != value]
+  if differ:
+    raise config_lib.ConfigError(
+        f"the runs' tasks differ: {model_dir} was trained on "
+        f"{recorded.get('dataset')} with {len(recorded.get('coarse_names', []))}"
+        f" coarse and {len(recorded.get('fine_names', []))} fine classes, the "
+        f"first run on {spec.name} with {len(spec.coarse_names)} and "
+        f"{len(spec.fine_names)} ({', '.join(differ)} differ)")
+
+
 def restore(model_dir, checkpoint="best", spec=None):
   """Rebuilds the model of `model_dir` and loads its weights.
 
@@ -55,7 +73,8 @@ def restore(model_dir, checkpoint="best", spec=None):
     model_dir: folder of a finished run.
     checkpoint: "best" or "last".
     spec: the run's DataSpec if already loaded (ensemble members trained on
-      the same task share it); loaded from the config otherwise.
+      the same task share it; config.ConfigError if the run's task differs);
+      loaded from the config otherwise.
 
   Returns:
     Restored.
@@ -64,6 +83,8 @@ def restore(model_dir, checkpoint="best", spec=None):
   cfg = load_config(model_dir)
   if spec is None:
     spec = data_registry.load(cfg.data, cfg.train.seed)
+  else:
+    check_task(model_dir, spec)
   # Built as trained: a mixed-precision run is evaluated in its own precision.
   with runtime.precision_policy(cfg.runtime.mixed_precision):
     model = model_lib.build(cfg.model, cfg.loss, spec)

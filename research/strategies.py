@@ -11,6 +11,8 @@ import os
 
 import tensorflow as tf
 
+from research import config
+
 NAMES = ("default", "one_device", "mirrored", "multi_worker", "tpu")
 
 
@@ -27,6 +29,7 @@ def build(name, tpu=None):
 
   Raises:
     ValueError: for an unknown name.
+    config.ConfigError: for `tpu` when no TPU can be found.
   """
   if name == "default":
     return tf.distribute.get_strategy()
@@ -45,8 +48,18 @@ def build(name, tpu=None):
 
 
 def _tpu_strategy(address):
-  resolver = tf.distribute.cluster_resolver.TPUClusterResolver(
-      tpu=address or None)
+  try:
+    resolver = tf.distribute.cluster_resolver.TPUClusterResolver(
+        tpu=address or None)
+  except (ValueError, OSError) as error:
+    # No local TPU and no name in the environment: ValueError ("Please
+    # provide a TPU Name"); a name the metadata server cannot resolve:
+    # URLError, an OSError.
+    found = (f"TPU {address!r} not found ({error})" if address else
+             "no TPU found (none local, none named by the environment)")
+    raise config.ConfigError(
+        f"--strategy=tpu: {found}; --tpu expects a TPU name or a "
+        "grpc://host:port address (empty only on a TPU VM)") from error
   tf.config.experimental_connect_to_cluster(resolver)
   tf.tpu.experimental.initialize_tpu_system(resolver)
   return tf.distribute.TPUStrategy(resolver)

@@ -21,6 +21,7 @@ from research import strategies
 from research import summaries
 from research.data import classes_file
 from research.data import hierarchy as hierarchy_lib
+from research.data import images
 from research.data import pipeline
 from research.data import registry as data_registry
 from research.losses import ghm_summaries
@@ -45,27 +46,37 @@ def _callbacks(cfg, output_dir, state, steps_per_epoch, throughput, model):
   ] + ghm_summaries.callbacks_for(model, output_dir)
 
 
-def _record_hierarchy(spec, hierarchy_file, output_dir):
-  """The coarse/fine relation of the task, logged and saved with the run."""
-  hierarchy = hierarchy_lib.for_task(spec, hierarchy_file)
+def _record_task(spec, hierarchy, output_dir):
+  """The class names and the coarse/fine relation, logged and saved with the
+  run."""
+  classes_file.write(spec, output_dir)
   logging.info(hierarchy.report())
   summaries.write_json(os.path.join(output_dir, "hierarchy.json"),
                        hierarchy.as_dict(spec.coarse_names, spec.fine_names))
-  return hierarchy
 
 
-def _build_and_restore(cfg, spec, hierarchy_mask, total_steps, output_dir,
-                       strategy):
-  """Model, optimizer and training state; call inside strategy.scope()."""
+def _build(cfg, spec, hierarchy_mask, total_steps, strategy):
+  """The compiled model, its optimizer built; call inside strategy.scope()."""
   with runtime.precision_policy(cfg.runtime.mixed_precision):
     model = model_lib.build(cfg.model, cfg.loss, spec, hierarchy_mask)
   model.compile(optimizer=optim.build(cfg.optim, total_steps),
                 **runtime.compile_options(cfg.runtime, strategy))
   model.optimizer.build(model.trainable_variables)  # slots exist to restore
+  return model
+
+
+def _logged_names(model):
+  """The epoch log keys the model writes: its metrics, and `val_` + each."""
+  names = list(model.two_head_metrics.result_names)
+  return names + [f"val_{name}" for name in names]
+
+
+def _restore(cfg, model, output_dir):
+  """(training state, finished epochs); call inside strategy.scope()."""
   state = checkpointing.TrainingState(
       model, os.path.join(output_dir, "checkpoints"),
       keep=cfg.runtime.keep_checkpoints, best_mode=cfg.runtime.best_mode)
-  return model, state, state.restore()
+  return state, state.restore()
 
 
 def run(cfg, model_dir, strategy=None):
@@ -93,17 +104,22 @@ def run(cfg, model_dir, strategy=None):
   output_dir = strategies.output_dir(model_dir, strategy)
   keras.utils.set_random_seed(cfg.train.seed)
   spec = data_registry.load(cfg.data, cfg.train.seed)
-  # Before the folder is claimed, so a rerun with fixed flags may reuse it.
+  # Every check of the config against the data (the hierarchy file, the
+  # losses and heads the model builds, --best_metric) runs before the folder
+  # is claimed, so a rerun with fixed flags may reuse it.
   model_lib.check_fits(cfg.model, spec)
-  summaries.claim_model_dir(output_dir, cfg.as_dict())
-  classes_file.write(spec, output_dir)
-  hierarchy = _record_hierarchy(spec, cfg.data.hierarchy_file, output_dir)
+  images.check_augment(cfg.data, spec.input_kind)
+  hierarchy = hierarchy_lib.for_task(spec, cfg.data.hierarchy_file)
   train_split = spec.splits["train"]
   steps_per_epoch = pipeline.num_batches(len(train_split), cfg.train.batch_size)
   total_steps = cfg.train.epochs * steps_per_epoch
   with strategy.scope():
-    model, state, first_epoch = _build_and_restore(
-        cfg, spec, hierarchy.mask, total_steps, output_dir, strategy)
+    model = _build(cfg, spec, hierarchy.mask, total_steps, strategy)
+    checkpointing.check_monitored(cfg.runtime.best_metric,
+                                  _logged_names(model))
+    summaries.claim_model_dir(output_dir, cfg.as_dict())
+    _record_task(spec, hierarchy, output_dir)
+    state, first_epoch = _restore(cfg, model, output_dir)
   evaluation = _evaluation_sets(spec, cfg.train.batch_size)
   throughput = summaries.Throughput()
   if first_epoch < cfg.train.epochs:

@@ -183,11 +183,42 @@ def test_fashion_mnist_missing_files_says_where_it_looked(tmp_path,
   defaults = (str(tmp_path / "debian"), str(tmp_path / "keras"))
   monkeypatch.setattr(fashion_mnist, "DEFAULT_DIRS", defaults)
   with pytest.raises(problems.DataError) as error:
-    fashion_mnist.find_dir(str(tmp_path / "nowhere"))
+    fashion_mnist.find_dir("")
   message = str(error.value)
-  for folder in (str(tmp_path / "nowhere"), *defaults):
+  for folder in defaults:
     assert folder in message
   assert "apt-get install dataset-fashion-mnist" in message
+
+
+def test_fashion_mnist_given_data_dir_is_the_only_place_looked(tmp_path,
+                                                               monkeypatch):
+  installed = tmp_path / "debian"
+  data_files.write_fashion_mnist(installed)
+  monkeypatch.setattr(fashion_mnist, "DEFAULT_DIRS", (str(installed),))
+  assert fashion_mnist.find_dir("") == str(installed)
+  typo = tmp_path / "typo"
+  typo.mkdir()
+  data_files.write_fashion_mnist(typo)
+  (typo / "t10k-labels-idx1-ubyte.gz").unlink()
+  with pytest.raises(problems.DataError) as error:
+    fashion_mnist.find_dir(str(typo))
+  assert error.value.problems[0].path == str(typo)
+  assert error.value.problems[0].message.startswith(
+      "missing t10k-labels-idx1-ubyte.gz; --data_dir must hold the four "
+      "Fashion-MNIST IDX files")
+
+
+def test_cifar100_given_data_dir_is_the_only_place_looked(tmp_path,
+                                                          monkeypatch):
+  cache = tmp_path / "keras"
+  data_files.write_cifar100(cache / "cifar-100-python")
+  monkeypatch.setattr(cifar100, "DEFAULT_DIRS", (str(cache),))
+  assert cifar100.find_dir("") == str(cache / "cifar-100-python")
+  with pytest.raises(problems.DataError) as error:
+    cifar100.find_dir(str(tmp_path / "typo"))
+  message = str(error.value)
+  assert "not found in --data_dir: looked in " in message
+  assert str(cache) not in message
 
 
 def test_cifar100_pickles_and_train(tmp_path):
@@ -236,6 +267,17 @@ def test_augmentation_is_seeded_and_only_in_training(tmp_path):
   assert not np.allclose(np.sort(first.numpy().reshape(-1)), plain)
   evaluation = next(iter(pipeline.batched(split, 14, training=False)))[0]
   np.testing.assert_array_equal(evaluation.numpy(), split_arrays(split)[0])
+
+
+
+def test_augment_flags_are_for_images_only():
+  augmenting = data_cfg(augment_flip=True, augment_crop_padding=4)
+  images.check_augment(augmenting, "image")
+  with pytest.raises(config.ConfigError, match=(
+      "^--augment_crop_padding, --augment_flip need image inputs, but the "
+      "dataset gives text inputs$")):
+    images.check_augment(augmenting, "text")
+  images.check_augment(data_cfg(), "features")  # all off: nothing to refuse
 
 
 def _erased_pixels(seed, probability=1.0, side=28):

@@ -81,6 +81,10 @@ def test_config_json_with_an_unknown_field_names_it():
     (["--loss_weights=a,b"], "--loss_weights"),
     (["--epochs=0"], "--epochs"),
     (["--augment_erase=1.5"], "--augment_erase"),
+    (["--width=0"], "--width"),
+    (["--width=-8"], "--width"),
+    (["--synthetic_feature_dim=0"], "--synthetic_feature_dim"),
+    (["--weight_decay=-1"], "--weight_decay"),
 ])
 def test_bad_flag_values_are_rejected_naming_the_flag(argv, flag):
   with pytest.raises(absl_flags.IllegalFlagValueError, match=flag):
@@ -113,14 +117,29 @@ def test_entry_point_stops_on_a_bad_flag_before_any_work(tmp_path):
   assert not model_dir.exists()
 
 
-def test_flags_that_do_not_fit_the_data_stop_in_one_line(tmp_path):
+@pytest.mark.parametrize("flags, message", [
+    (["--mirror_at_inference"],
+     "--mirror_at_inference needs image inputs, but the dataset gives "
+     "features inputs"),
+    (["--augment_flip", "--augment_crop_padding=4"],
+     "--augment_crop_padding, --augment_flip need image inputs, but the "
+     "dataset gives features inputs"),
+    (["--loss=focal", "--fine_focal_alpha=1,2"],
+     "--fine_focal_alpha: expected 27 values (one per fine class), got 2"),
+    (["--hierarchy_file={map}"],
+     "{map}:2: expected '<coarse> <fine>', got 'not a pair'"),
+])
+def test_flags_that_do_not_fit_the_data_stop_in_one_line(
+    tmp_path, flags, message):
   # The mismatch shows only once the data is loaded; the folder stays
   # unclaimed, so a rerun with fixed flags can use it.
+  mapping = tmp_path / "map.txt"
+  mapping.write_text("0 0\nnot a pair\n")
   model_dir = tmp_path / "run"
-  result = _run_train("--mirror_at_inference", f"--model_dir={model_dir}")
+  result = _run_train(*[f.format(map=mapping) for f in flags],
+                      f"--model_dir={model_dir}")
   assert result.returncode == 1
   assert result.stderr.splitlines()[-1] == (
-      "error: --mirror_at_inference needs image inputs, but the dataset "
-      "gives features inputs"), result.stderr
+      f"error: {message.format(map=mapping)}"), result.stderr
   assert "Traceback" not in result.stderr
   assert not (model_dir / "config.json").exists()

@@ -41,3 +41,32 @@ def test_script_plots_ce_against_ghm(tmp_path):
   assert output.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
   with pytest.raises(Exception, match="--ce_logits and --ghm_logits"):
     helpers.run_main(ghm_density.main, ce_logits=None)
+
+
+@pytest.mark.parametrize("name, content, message", [
+    ("logits_test.npz", None,
+     "no such file; expected a logits_<split>.npz of research.evaluate, "
+     "holding fine_logits and fine_labels"),
+    ("logits.npy", "npy", "a single array, not an .npz archive; expected"),
+    ("logits.npz", "text", "not readable as .npz"),
+    ("other.npz", "npz", "holds values; expected"),
+])
+def test_a_file_that_is_not_evaluate_logits_stops_in_one_line(
+    tmp_path, name, content, message):
+  rng = np.random.default_rng(0)
+  _save_logits(tmp_path / "ghm.npz", rng, scale=2.0)
+  path = tmp_path / name
+  if content == "npy":
+    np.save(path, np.zeros((3, 5)))
+  elif content == "text":
+    path.write_text("not an archive\n")
+  elif content == "npz":
+    np.savez(path, values=np.zeros(3))
+  output = tmp_path / "density.png"
+  with pytest.raises(SystemExit) as error:
+    helpers.run_main(ghm_density.main, ce_logits=str(path),
+                     ghm_logits=str(tmp_path / "ghm.npz"), output=str(output))
+  assert str(error.value).startswith(f"error: --ce_logits={path}: {message}")
+  assert "\n" not in str(error.value)
+  assert not output.exists()
+

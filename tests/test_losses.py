@@ -182,6 +182,13 @@ def test_build_rejects_focal_alpha_of_the_wrong_length():
     losses_lib.build(cfg, "fine", COUNTS)
 
 
+def test_build_rejects_class_weights_for_a_joint_loss():
+  cfg = _loss_config("multilabel_ce", class_weight="balanced")
+  with pytest.raises(config.ConfigError, match=(
+      "--class_weight=balanced does not apply to --loss=multilabel_ce")):
+    losses_lib.build(cfg, "coarse", COUNTS)
+
+
 def test_logit_adjustment_changes_the_loss_but_not_the_predictions():
   spec = helpers.tiny_spec(size=16, seed=5)
   features, labels = helpers.first_batch(spec.splits["test"], 16)
@@ -216,7 +223,12 @@ def test_loss_flags_default_to_the_config_defaults_and_parse_alpha():
     ("--smoothing_epsilon=1", "smoothing_epsilon"),
     ("--class_weight_beta=1", "class_weight_beta"),
     ("--coarse_focal_alpha=a,1", "coarse_focal_alpha"),
-    ("--fine_focal_alpha=-1,1", "fine_focal_alpha")])
+    ("--fine_focal_alpha=-1,1", "fine_focal_alpha"),
+    (["--head=joint", "--loss=multilabel_ce", "--class_weight=balanced"],
+     "class_weight"),
+    (["--fine_loss=multilabel_ce", "--coarse_loss=multilabel_ce",
+      "--class_weight=effective_number"], "class_weight")])
 def test_bad_loss_flag_values_name_the_flag(argv, flag):
+  argv = [argv] if isinstance(argv, str) else argv
   with pytest.raises(absl_flags.IllegalFlagValueError, match=f"--{flag}="):
-    _parsed_loss_config(argv)
+    _parsed_loss_config(*argv)

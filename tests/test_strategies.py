@@ -1,6 +1,7 @@
 """Strategy factory, and one whole `training.run` on 2 replicas == 1 replica."""
 
 import os
+import urllib.error
 
 import pytest
 import tensorflow as tf
@@ -53,6 +54,28 @@ def test_tpu_resolves_the_address_connects_and_initialises(monkeypatch):
   calls.clear()
   strategies.build("tpu", tpu="")
   assert calls[0] == ("resolve", None)  # empty address: let TF find the TPU
+
+
+@pytest.mark.parametrize("tpu, raised, message", [
+    ("", ValueError("Please provide a TPU Name to connect to."),
+     "--strategy=tpu: no TPU found (none local, none named by the "
+     "environment); --tpu expects a TPU name or a grpc://host:port address "
+     "(empty only on a TPU VM)"),
+    ("mytpu", urllib.error.URLError("Name or service not known"),
+     "--strategy=tpu: TPU 'mytpu' not found (<urlopen error Name or service "
+     "not known>); --tpu expects"),
+])
+def test_tpu_that_cannot_be_found_is_a_config_error(monkeypatch, tpu, raised,
+                                                     message):
+
+  def failing_resolver(tpu=None):
+    raise raised
+
+  monkeypatch.setattr(tf.distribute.cluster_resolver, "TPUClusterResolver",
+                      failing_resolver)
+  with pytest.raises(config.ConfigError) as error:
+    strategies.build("tpu", tpu=tpu)
+  assert str(error.value).startswith(message)
 
 
 def test_single_process_writes_to_model_dir():

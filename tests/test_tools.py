@@ -3,6 +3,7 @@
 import csv
 import json
 import os
+import shutil
 
 import numpy as np
 import pytest
@@ -155,6 +156,34 @@ def test_exported_signature_matches_the_keras_model(runs, tmp_path):
 def test_restore_names_the_missing_checkpoint(tmp_path):
   with pytest.raises(FileNotFoundError, match="best.weights.h5"):
     restore.restore(str(tmp_path), "best")
+
+
+@pytest.mark.parametrize("main, flags", [
+    (evaluate.main, {}), (predict.main, {"input": "rows.npy"}),
+    (export.main, {})])
+def test_tools_given_a_folder_that_is_not_a_run_stop_in_one_line(
+    tmp_path, main, flags):
+  with pytest.raises(SystemExit) as error:
+    helpers.run_main(main, model_dir=str(tmp_path), **flags)
+  assert str(error.value) == (
+      f"error: {tmp_path}/checkpoints/best.weights.h5: no best checkpoint; "
+      f"is {tmp_path} the model_dir of a finished run?")
+
+
+def test_an_ensemble_of_runs_on_different_tasks_is_refused(runs, tmp_path):
+  other = tmp_path / "other_task"
+  shutil.copytree(runs[1], other)
+  classes = json.loads((other / "classes.json").read_text())
+  classes.update(dataset="label_file", fine_names=["a", "b"])
+  (other / "classes.json").write_text(json.dumps(classes))
+  with pytest.raises(SystemExit) as error:
+    helpers.run_main(evaluate.main, model_dir=f"{runs[0]},{other}",
+                     output=str(tmp_path / "ensemble"))
+  assert str(error.value) == (
+      f"error: the runs' tasks differ: {other} was trained on label_file with "
+      "4 coarse and 2 fine classes, the first run on synthetic with 4 and 27 "
+      "(dataset, fine_names differ)")
+  assert not (tmp_path / "ensemble").exists()
 
 
 def _numpy_consistent(probabilities, mask):

@@ -130,3 +130,45 @@ def test_a_resume_may_change_where_it_runs_but_not_its_precision(tmp_path):
       summaries.claim_model_dir(
           str(tmp_path), config.Config().replace(runtime=changes).as_dict())
     assert (tmp_path / "config.json").read_bytes() == recorded
+
+
+def _mapping_file(folder, text):
+  path = folder / "map.txt"
+  path.write_text(text)
+  return str(path)
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"loss": {"loss": "focal", "fine_focal_alpha": (1.0, 2.0)}},
+     "--fine_focal_alpha: expected 27 values (one per fine class), got 2"),
+    ({"runtime": {"best_metric": "val_nope"}},
+     "--best_metric=val_nope is not a logged metric; expected one of: "
+     "coarse/accuracy, coarse/loss, coarse/macro_f1, fine/accuracy"),
+    ({"model": {"head": "joint"},
+      "loss": {"loss": "multilabel_ce", "class_weight": "balanced"}},
+     "--class_weight=balanced does not apply to --loss=multilabel_ce"),
+    ({"data": {"hierarchy_file": "0 0\nnot a pair\n"}},
+     "map.txt:2: expected '<coarse> <fine>', got 'not a pair'"),
+    ({"data": {"augment_flip": True}},
+     "--augment_flip needs image inputs, but the dataset gives features "
+     "inputs"),
+    ({"data": {"hierarchy_file": "0 0\n"}},
+     "map.txt: fine classes under no coarse class: "),
+])
+def test_a_config_that_does_not_fit_stops_before_claiming_the_model_dir(
+    tmp_path, changes, message):
+  if "hierarchy_file" in changes.get("data", {}):
+    changes = {"data": {"hierarchy_file": _mapping_file(
+        tmp_path, changes["data"]["hierarchy_file"])}}
+  model_dir = tmp_path / "run"
+  with pytest.raises(config.ConfigError, match=re.escape(message)):
+    training.run(_tiny_cfg().replace(**changes), str(model_dir))
+  assert not model_dir.exists()  # a rerun with fixed flags may use it
+
+
+def test_a_logged_validation_metric_is_a_valid_best_metric(tmp_path):
+  cfg = _tiny_cfg(epochs=1).replace(runtime={"best_metric": "val_fine/macro_f1",
+                                             "best_mode": "max"})
+  training.run(cfg, str(tmp_path))
+  assert (tmp_path / "checkpoints" / "best.weights.h5").exists()
+

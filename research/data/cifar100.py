@@ -22,19 +22,23 @@ NUM_COARSE, NUM_FINE = 20, 100
 
 
 def find_dir(data_dir):
-  """The cifar-100-python folder: --data_dir itself, inside it, or Keras' cache."""
+  """The cifar-100-python folder: --data_dir itself or inside it when given
+  (only there: a typo must not fall back to Keras' cache), else in the cache.
+  """
+  bases = [data_dir] if data_dir else list(DEFAULT_DIRS)
   candidates = []
-  for base in ([data_dir] if data_dir else []) + list(DEFAULT_DIRS):
+  for base in bases:
     base = os.path.expanduser(base)
     candidates += [base, os.path.join(base, FOLDER)]
   for folder in candidates:
     if all(os.path.isfile(os.path.join(folder, n))
            for n in ("train", "test", "meta")):
       return folder
+  where = "--data_dir" if data_dir else "the default folder"
   raise problems_lib.DataError([problems_lib.Problem(
       "cifar100", None,
-      f"files train, test and meta not found in any of: "
-      f"{', '.join(candidates)}. Download cifar-100-python.tar.gz from "
+      f"files train, test and meta not found in {where}: looked in "
+      f"{' and '.join(candidates)}. Download cifar-100-python.tar.gz from "
       "https://www.cs.toronto.edu/~kriz/cifar.html, unpack it and pass "
       "--data_dir=<folder holding cifar-100-python>")])
 

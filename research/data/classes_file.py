@@ -5,6 +5,7 @@ names from label files map to indices in sorted order) and rebuild a text
 model's TextVectorization without the training data.
 """
 
+import json
 import os
 
 from research import summaries
@@ -25,3 +26,14 @@ def write(spec, model_dir):
     record["vocabulary"] = list(spec.vocabulary)
     record["sequence_length"] = spec.sequence_length
   summaries.write_json(os.path.join(model_dir, NAME), record)
+
+
+def read(model_dir):
+  """The record `write` left in `model_dir`; FileNotFoundError naming it."""
+  path = os.path.join(model_dir, NAME)
+  if not os.path.isfile(path):
+    raise FileNotFoundError(f"{path}: missing; expected the {NAME} that "
+                            "research.train writes into every model_dir")
+  with open(path) as handle:
+    return json.load(handle)
+

@@ -1,8 +1,9 @@
 """`fashion_mnist`: Zalando's Fashion-MNIST from its IDX `.gz` files.
 
 The 10 classes become the fine labels under 4 coarse groups: tops, bottoms
-and dresses, footwear, bags. Files are looked up in `--data_dir`, then where
-Debian's `dataset-fashion-mnist` package installs them, then Keras' cache.
+and dresses, footwear, bags. Files are looked up in `--data_dir` when it is
+given (only there), else where Debian's `dataset-fashion-mnist` package
+installs them, then in Keras' cache.
 Validation is a seeded `--validation_share` of the 60000 training images.
 """
 
@@ -26,11 +27,30 @@ DEFAULT_DIRS = ("/usr/share/datasets/fashion-mnist",
                 "~/.keras/datasets/fashion-mnist")
 
 
+def _given_dir(data_dir, names):
+  """`data_dir` if it holds every file in `names`, else DataError naming the
+  missing ones."""
+  folder = os.path.expanduser(data_dir)
+  missing = [n for n in names if not os.path.isfile(os.path.join(folder, n))]
+  if missing:
+    raise problems_lib.DataError([problems_lib.Problem(
+        folder, None,
+        f"missing {', '.join(missing)}; --data_dir must hold the four "
+        f"Fashion-MNIST IDX files (without --data_dir they are looked up in "
+        f"{', '.join(DEFAULT_DIRS)})")])
+  return folder
+
+
 def find_dir(data_dir):
-  """The first folder holding all four files; DataError saying where it looked."""
-  candidates = ([data_dir] if data_dir else []) + list(DEFAULT_DIRS)
-  candidates = [os.path.expanduser(d) for d in candidates]
+  """The folder holding all four files; DataError saying what is missing.
+
+  An explicit `data_dir` is the only place looked at: falling back to another
+  copy would hide a typo and record a folder the run did not read.
+  """
   names = [name for pair in FILES.values() for name in pair]
+  if data_dir:
+    return _given_dir(data_dir, names)
+  candidates = [os.path.expanduser(d) for d in DEFAULT_DIRS]
   for folder in candidates:
     if all(os.path.isfile(os.path.join(folder, n)) for n in names):
       return folder

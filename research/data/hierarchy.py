@@ -20,6 +20,8 @@ from typing import Optional
 
 import numpy as np
 
+from research import config
+
 
 def cooccurrence(coarse, fine, num_coarse, num_fine):
   """[num_coarse, num_fine] counts of (coarse, fine) pairs, both labels present."""
@@ -100,8 +102,9 @@ def _class_index(token, names, kind, where):
     return names.index(token)
   if token.lstrip("-").isdigit() and 0 <= int(token) < len(names):
     return int(token)
-  raise ValueError(f"{where}: unknown {kind} class {token!r}; expected one of "
-                   f"the task's {kind} names or an index in [0, {len(names)})")
+  raise config.ConfigError(
+      f"{where}: unknown {kind} class {token!r}; expected one of the task's "
+      f"{kind} names or an index in [0, {len(names)})")
 
 
 def from_file(path, coarse_names, fine_names):
@@ -115,8 +118,8 @@ def from_file(path, coarse_names, fine_names):
     A Hierarchy whose source is `path`.
 
   Raises:
-    ValueError naming `path:line` for a malformed line or unknown class, or
-    listing the fine classes the file leaves without a coarse class.
+    config.ConfigError naming `path:line` for a malformed line or unknown
+    class, or listing the fine classes the file leaves without a coarse class.
   """
   coarse_names, fine_names = list(coarse_names), list(fine_names)
   mask = np.zeros((len(coarse_names), len(fine_names)), np.int32)
@@ -127,14 +130,15 @@ def from_file(path, coarse_names, fine_names):
         continue
       where = f"{path}:{number}"
       if len(tokens) != 2:
-        raise ValueError(f"{where}: expected '<coarse> <fine>', got "
-                         f"{line.strip()!r}")
+        raise config.ConfigError(f"{where}: expected '<coarse> <fine>', "
+                                 f"got {line.strip()!r}")
       mask[_class_index(tokens[0], coarse_names, "coarse", where),
            _class_index(tokens[1], fine_names, "fine", where)] = 1
   orphans = [fine_names[i] for i in np.flatnonzero(mask.sum(axis=0) == 0)]
   if orphans:
-    raise ValueError(f"{path}: fine classes under no coarse class: "
-                     f"{', '.join(orphans)}; add a '<coarse> <fine>' line each")
+    raise config.ConfigError(
+        f"{path}: fine classes under no coarse class: {', '.join(orphans)}; "
+        "add a '<coarse> <fine>' line each")
   return Hierarchy(mask=mask, source=path)
 
 

@@ -9,6 +9,8 @@ import math
 
 import tensorflow as tf
 
+from research import config
+
 CHANNELS = 3
 SUFFIXES = (".jpg", ".jpeg", ".png", ".gif", ".bmp")  # what decode reads
 # Random erasing's rectangle (Zhong et al., AAAI 2020, their defaults): a share
@@ -124,3 +126,24 @@ def augmenter_for(data_cfg):
   """`augmenter` of the --augment_* settings of config.DataConfig `data_cfg`."""
   return augmenter(data_cfg.augment_crop_padding, data_cfg.augment_flip,
                    data_cfg.augment_brightness, data_cfg.augment_erase)
+
+
+def check_augment(data_cfg, input_kind):
+  """Raises config.ConfigError when --augment_* flags are set for inputs that
+  are not images: only image sources augment, the others would ignore them.
+
+  Args:
+    data_cfg: config.DataConfig.
+    input_kind: the task's input kind (data.spec.DataSpec.input_kind).
+  """
+  if input_kind == "image":
+    return
+  augment_flags = [f"--{name}" for name in
+                   ("augment_crop_padding", "augment_flip",
+                    "augment_brightness", "augment_erase")
+                   if getattr(data_cfg, name)]  # each is off at 0 / False
+  if augment_flags:
+    verb = "needs" if len(augment_flags) == 1 else "need"
+    raise config.ConfigError(
+        f"{', '.join(augment_flags)} {verb} image inputs, but the dataset "
+        f"gives {input_kind} inputs")

@@ -5,6 +5,7 @@ model owns it, so any state it keeps (GHM's histogram) is saved
 with the model. See README "Losses" for when to use each.
 """
 
+from research import config
 from research.losses import class_balance
 from research.losses import cross_entropy
 from research.losses import focal
@@ -27,8 +28,9 @@ def _focal_alpha(loss_cfg, head, num_classes):
   if not alpha:
     return None
   if len(alpha) != num_classes:
-    raise ValueError(f"--{head}_focal_alpha: expected {num_classes} values "
-                     f"(one per {head} class), got {len(alpha)}")
+    raise config.ConfigError(
+        f"--{head}_focal_alpha: expected {num_classes} values (one per "
+        f"{head} class), got {len(alpha)}")
   return tuple(alpha)
 
 
@@ -53,6 +55,25 @@ def loss_name(loss_cfg, head):
   return getattr(loss_cfg, f"{head}_loss", None) or loss_cfg.loss
 
 
+def check_class_weight(head_losses, class_weight):
+  """Raises config.ConfigError when `class_weight` is set for a joint loss.
+
+  A joint loss scores the joined coarse+fine vector at once, so it has no
+  per-head class axis that class weights could scale.
+
+  Args:
+    head_losses: {"coarse": loss name, "fine": loss name}, overrides applied.
+    class_weight: the --class_weight name.
+  """
+  joint = sorted({name for name in head_losses.values()
+                  if getattr(REGISTRY.get(name), "joint", False)})
+  if joint and class_weight != "none":
+    raise config.ConfigError(
+        f"--class_weight={class_weight} does not apply to --loss={joint[0]}: "
+        "it is one loss over the joined coarse+fine vector, with no per-class "
+        "axis to weight; use --class_weight=none")
+
+
 def build(loss_cfg, head, class_counts):
   """Builds the loss of one head from the loss config.
 
@@ -69,6 +90,8 @@ def build(loss_cfg, head, class_counts):
   if name not in REGISTRY:
     raise ValueError(f"unknown loss {name!r} for the {head} head; "
                      f"expected one of {sorted(REGISTRY)}")
+  check_class_weight({h: loss_name(loss_cfg, h) for h in ("coarse", "fine")},
+                     loss_cfg.class_weight)
   weights = class_balance.class_weights(
       loss_cfg.class_weight, class_counts, loss_cfg.class_weight_beta)
   return REGISTRY[name](
