@@ -12,6 +12,8 @@ import contextlib
 import keras
 import tensorflow as tf
 
+from research import config
+
 # --mixed_precision choices; "none" keeps everything in float32.
 PRECISIONS = ("none", "mixed_bfloat16", "mixed_float16")
 
@@ -55,7 +57,7 @@ def compile_options(runtime_cfg, strategy):
   on_gpu = bool(tf.config.list_logical_devices("GPU"))
   if (runtime_cfg.jit_compile and strategy.num_replicas_in_sync > 1
       and not on_gpu):
-    raise ValueError(
+    raise config.ConfigError(
         "--jit_compile does not work with several replicas on CPU "
         f"(--strategy={runtime_cfg.strategy}, "
         f"{strategy.num_replicas_in_sync} replicas): XLA cannot reach the "
@@ -64,7 +66,7 @@ def compile_options(runtime_cfg, strategy):
   if (runtime_cfg.steps_per_execution > 1
       and strategy.num_replicas_in_sync > 1
       and not isinstance(strategy, tf.distribute.TPUStrategy)):
-    raise ValueError(
+    raise config.ConfigError(
         f"--steps_per_execution={runtime_cfg.steps_per_execution} does not "
         f"work with several replicas (--strategy={runtime_cfg.strategy}, "
         f"{strategy.num_replicas_in_sync} replicas): Keras' multi-step loop "

@@ -98,7 +98,8 @@ def test_float16_scales_the_loss_and_unscales_the_gradients():
 def test_jit_compile_with_two_cpu_replicas_fails_with_a_clear_error(
     two_replicas):
   cfg = config.RuntimeConfig(strategy="mirrored", jit_compile=True)
-  with pytest.raises(ValueError, match="--jit_compile .* several replicas"):
+  with pytest.raises(config.ConfigError,
+                     match="--jit_compile .* several replicas"):
     runtime.compile_options(cfg, two_replicas)
   options = runtime.compile_options(config.RuntimeConfig(), two_replicas)
   assert options == {"jit_compile": False, "steps_per_execution": 1}
@@ -108,7 +109,8 @@ def test_steps_per_execution_with_two_replicas_fails_with_a_clear_error(
     two_replicas):
   # Plain Keras fails there too, deep inside fit (keras-team/keras#19246).
   cfg = config.RuntimeConfig(strategy="mirrored", steps_per_execution=4)
-  with pytest.raises(ValueError, match="--steps_per_execution=4 .* several"):
+  with pytest.raises(config.ConfigError,
+                     match="--steps_per_execution=4 .* several"):
     runtime.compile_options(cfg, two_replicas)
   options = runtime.compile_options(cfg, tf.distribute.get_strategy())
   assert options == {"jit_compile": False, "steps_per_execution": 4}

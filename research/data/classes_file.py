@@ -36,4 +36,3 @@ def read(model_dir):
                             "research.train writes into every model_dir")
   with open(path) as handle:
     return json.load(handle)
-
