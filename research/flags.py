@@ -258,7 +258,9 @@ _in_tool_group("experiments", flags.DEFINE_enum, "ghm_head", "fine",
                ["coarse", "fine"], "experiments.ghm_density: head to plot.")
 _in_tool_group("experiments", flags.DEFINE_string, "results_dir", None,
                "experiments.recipes.fashion_mnist: folder for results.json "
-               "and results.md (default experiments/results/fashion_mnist).")
+               "and results.md (default experiments/results/fashion_mnist, "
+               "the committed result: required when the flags change the "
+               "recipe).")
 _in_tool_group("experiments", flags.DEFINE_string, "note", "",
                "experiments.recipes.fashion_mnist: recorded with the results "
                "(e.g. what a trial changed).")

@@ -120,3 +120,26 @@ def test_recipe_results_describe_the_run_that_made_them(tmp_path):
     assert json.load(handle)["config"]["optim"]["lr_schedule"] == "constant"
   results["test"]["coarse/accuracy"] = 0.9899
   assert not fashion_mnist.summary(cfg, results, 1000.0, "")["targets_met"]
+
+
+def test_only_the_recipe_as_committed_writes_the_committed_results():
+  recipe = fashion_mnist.recipe_config()
+  runtime_only = recipe.replace(runtime={"model_dir": "/tmp/x", "verbose": 0})
+  assert (fashion_mnist.results_dir(runtime_only, None) ==
+          fashion_mnist.RESULTS_DIR)
+  trial = recipe.replace(train={"epochs": 1}, model={"width": 4})
+  assert fashion_mnist.results_dir(trial, "/tmp/trial") == "/tmp/trial"
+  with pytest.raises(ValueError, match=r"changes the recipe \(--width, "
+                     r"--epochs\); give --results_dir"):
+    fashion_mnist.results_dir(trial, None)
+
+
+def test_a_changed_recipe_without_results_dir_stops_before_training(
+    monkeypatch):
+  helpers.parsed_flags()
+  monkeypatch.setattr(fashion_mnist.train, "run_or_exit",
+                      lambda cfg: pytest.fail("training started"))
+  with flagsaver.as_parsed(epochs="1", model_dir="/tmp/unused"):
+    with pytest.raises(SystemExit, match=r"^error: this run changes the "
+                       r"recipe \(--epochs\)"):
+      fashion_mnist.main(["recipe"])

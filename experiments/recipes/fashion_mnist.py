@@ -8,9 +8,10 @@ CPU cores (published small-CNN anchors: 93.4% 2 conv + BN, 93.69% SCNNB,
 94.04% MCNN15). Needs the `fashion_mnist` data source and its IDX files
 (`apt-get install dataset-fashion-mnist`). Trains with `research.training.run`
 and writes `results.json` and `results.md` (accuracy, minutes, peak RSS) to
-`--results_dir` (default `experiments/results/fashion_mnist/`). Any
-research.train flag given changes that field of the recipe; `--model_dir`
-defaults to a new `runs/fashion_mnist-<time>`.
+`--results_dir` (default `experiments/results/fashion_mnist/`, the committed
+result, and only for the recipe as committed). Any research.train flag given
+changes that field of the recipe, and such a run must be given `--results_dir`;
+`--model_dir` defaults to a new `runs/fashion_mnist-<time>`.
 
 The net is small because 2 CPU cores give about 95 s per epoch with XLA
 (small_resnet width 16: 16, 48, 144 filters; 16 epochs fit in 30 minutes).
@@ -35,6 +36,7 @@ images/s) gave 94.09% / 98.65%. Earlier 5-epoch trials
 import datetime
 import os
 import resource
+import sys
 
 from absl import app
 
@@ -47,6 +49,9 @@ FLAGS = flags_lib.FLAGS
 RESULTS_DIR = os.path.join("experiments", "results", "fashion_mnist")
 TARGETS = {"fine/accuracy": 0.94, "coarse/accuracy": 0.99}
 BUDGET_MINUTES = 30.0
+# Where the run writes and how much it prints: not part of the recipe, since
+# the recorded result does not depend on them.
+NOT_RECIPE_FIELDS = ("model_dir", "verbose", "keep_checkpoints")
 
 
 def recipe_config():
@@ -69,6 +74,33 @@ def command_line_config(flag_values):
       **config.changes_from_flags(flag_values, flags_lib.GROUPS))
   return cfg.replace(runtime={"model_dir": cfg.runtime.model_dir or
                               train.default_model_dir("fashion_mnist-")})
+
+
+def changed_flags(cfg):
+  """Names of the flags in which `cfg` differs from the recipe, fields of
+  NOT_RECIPE_FIELDS aside."""
+  recipe = recipe_config().as_dict()
+  return [name for section, fields in cfg.as_dict().items()
+          for name, value in fields.items()
+          if name not in NOT_RECIPE_FIELDS and value != recipe[section][name]]
+
+
+def results_dir(cfg, given):
+  """Where the run's results go: `given`, else RESULTS_DIR.
+
+  RESULTS_DIR holds the committed result that README quotes, so only the
+  recipe as committed may write there.
+
+  Raises:
+    ValueError naming the changed flags when `cfg` is not the recipe and
+    `given` is empty.
+  """
+  changed = changed_flags(cfg)
+  if given or not changed:
+    return given or RESULTS_DIR
+  raise ValueError(
+      f"this run changes the recipe ({', '.join(f'--{n}' for n in changed)}); "
+      f"give --results_dir so it does not overwrite the committed {RESULTS_DIR}")
 
 
 def summary(cfg, results, peak_rss_mb, note):
@@ -127,10 +159,14 @@ def main(argv):
     raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
   train.quiet_logging_unless_asked()
   cfg = command_line_config(FLAGS)
+  try:
+    folder = results_dir(cfg, FLAGS.results_dir)
+  except ValueError as error:
+    sys.exit(f"error: {error}")
   results = train.run_or_exit(cfg)
   peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
   record = summary(cfg, results, peak_rss_mb, FLAGS.note)
-  write(record, FLAGS.results_dir or RESULTS_DIR)
+  write(record, folder)
   print(markdown(record))
 
 
