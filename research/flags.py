@@ -258,9 +258,11 @@ _in_tool_group("experiments", flags.DEFINE_enum, "ghm_head", "fine",
                ["coarse", "fine"], "experiments.ghm_density: head to plot.")
 _in_tool_group("experiments", flags.DEFINE_string, "results_dir", None,
                "experiments.recipes.fashion_mnist: folder for results.json "
-               "and results.md (default experiments/results/fashion_mnist, "
-               "the committed result: required when the flags change the "
-               "recipe).")
+               "and results.md (default experiments/results/fashion_mnist); "
+               "experiments.run: folder for <study>/table.md and table.csv "
+               "(default experiments/results). The defaults hold the "
+               "committed results: required when the flags change the recipe "
+               "or the study.")
 _in_tool_group("experiments", flags.DEFINE_string, "note", "",
                "experiments.recipes.fashion_mnist: recorded with the results "
                "(e.g. what a trial changed).")

@@ -209,15 +209,38 @@ def test_runner_entry_point_applies_overrides_and_writes_tables(
   monkeypatch.setattr(sweep, "launch_subprocess", launcher)
   helpers.parsed_flags()
   path = _study_file(str(tmp_path))
-  with flagsaver.as_parsed(epochs="3"):
+  trial_dir = str(tmp_path / "trial")
+  with flagsaver.as_parsed(epochs="3", results_dir=trial_dir):
     run_lib.main(["run", path])
   assert len(launcher.ran) == 4
   with open(os.path.join(launcher.ran[0], "command.json")) as handle:
     assert "--epochs=3" in json.load(handle)["train_flags"]
-  with open(tmp_path / "results" / "opt" / "table.md") as handle:
+  with open(os.path.join(trial_dir, "opt", "table.md")) as handle:
     text = handle.read()
-  assert f"Made by `python -m experiments.run {path} --epochs=3`" in text
+  assert (f"Made by `python -m experiments.run {path} --epochs=3 "
+          f"--results_dir={trial_dir}`") in text
   assert "| adam | 2/2 |" in text
+  assert not (tmp_path / "results").exists()
+
+
+def test_runner_writes_the_committed_tables_only_for_the_study_as_committed(
+    tmp_path, monkeypatch):
+  monkeypatch.setattr(run_lib, "RUNS_DIR", str(tmp_path / "runs"))
+  monkeypatch.setattr(run_lib, "RESULTS_DIR", str(tmp_path / "results"))
+  launcher = FakeLauncher()
+  monkeypatch.setattr(sweep, "launch_subprocess", launcher)
+  helpers.parsed_flags()
+  path = _study_file(str(tmp_path))
+  with flagsaver.as_parsed(epochs="3", learning_rate="0.001"):
+    with pytest.raises(SystemExit, match=r"^error: this run changes the "
+                       r"study \(--epochs\); give --results_dir"):
+      run_lib.main(["run", path])
+  assert launcher.ran == []
+  # Flags at the values the study runs with (its base, else the flag
+  # default) do not change it.
+  with flagsaver.as_parsed(epochs="2", learning_rate="0.001"):
+    run_lib.main(["run", path])
+  assert os.path.isfile(tmp_path / "results" / "opt" / "table.md")
 
 
 def test_tool_flags_are_documented_in_flags_md():
