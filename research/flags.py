@@ -213,8 +213,8 @@ _in_group("runtime", flags.DEFINE_enum, "best_mode", "max",
           list(checkpointing.MODES), "Whether --best_metric improves upward "
           "(max) or downward (min).")
 _in_group("runtime", flags.DEFINE_bool, "jit_compile", False,
-          "Compile the train/test steps with XLA (one device only on CPU: "
-          "not with --strategy=mirrored there).")
+          "Compile the train/test steps with XLA (on CPU a single replica "
+          "only: with more than one, training stops before it starts).")
 _in_group("runtime", flags.DEFINE_enum, "mixed_precision", "none",
           list(runtime.PRECISIONS),
           "Keras dtype policy of the layers: mixed_bfloat16 for CPU/TPU, "
