@@ -42,12 +42,25 @@ def test_rounds_that_do_not_divide_into_groups_are_all_used():
 
 
 def test_every_comparison_has_two_different_cases():
-  for label, _, case_a, case_b, _ in bench.comparisons(["mlp", "cnn"]):
-    assert case_a != case_b, label
-  labels = [row[0] for row in bench.comparisons(["mlp"])]
+  for row in bench.comparisons(["mlp", "cnn"]):
+    assert row.case_a != row.case_b, row.label
+  labels = [row.label for row in bench.comparisons(["mlp"])]
   assert "steps_per_execution 8 / 1" in labels
-  assert {"step time ghm (sigmoid) / ce",
-          "step time ghm (softmax) / ce"} <= set(labels)
+
+
+def test_ghm_rows_show_ghm_in_column_a_and_ratio_its_step_time_over_ce():
+  ghm_rows = [row for row in bench.comparisons(["mlp"])
+              if row.label.startswith("step time ghm")]
+  assert [row.label for row in ghm_rows] == [
+      "step time ghm (sigmoid) / ce (= B / A steps/s)",
+      "step time ghm (softmax) / ce (= B / A steps/s)"]
+  for row in ghm_rows:
+    assert row.case_a.loss == "ghm" and row.case_b == bench_cases.Case()
+  ghm, ce = ghm_rows[0].case_a, ghm_rows[0].case_b
+  # GHM at 80 steps/s, CE at 100: GHM's steps take 1.25 times as long.
+  rows = bench.ratio_rows([ghm_rows[0]], {ghm: [80.0] * 4, ce: [100.0] * 4},
+                          groups=2)
+  assert rows[0][2:5] == ("80.0", "100.0", "1.250 [1.25, 1.25]")
 
 
 def test_readme_block_is_replaced_between_the_markers_only():
