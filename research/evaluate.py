@@ -14,6 +14,7 @@ from absl import app
 from research import evaluation
 from research import flags as flags_lib
 from research import reporting
+from research import restore
 
 FLAGS = flags_lib.FLAGS
 
@@ -39,12 +40,14 @@ def main(argv):
   names = {"coarse": members[0][0].spec.coarse_names,
            "fine": members[0][0].spec.fine_names}
   for run, logits, report in members:
-    reporting.write_report(run.model_dir, FLAGS.split, report, names,
-                           f"{run.model_dir} ({FLAGS.split})")
+    # Training prints the last weights' numbers; say which weights these are.
+    scored = (f"{run.model_dir} ({FLAGS.split} split, "
+              f"{restore.describe_checkpoint(FLAGS.checkpoint, run.cfg.runtime)})")
+    reporting.write_report(run.model_dir, FLAGS.split, report, names, scored)
     reporting.write_logits(run.model_dir, FLAGS.split, logits,
                            {"coarse": run.spec.splits[FLAGS.split].coarse,
                             "fine": run.spec.splits[FLAGS.split].fine})
-    print(f"{run.model_dir}: {headline(report)}")
+    print(f"{scored}: {headline(report)}")
   if ensemble is not None:
     folder = FLAGS.output or os.path.join(model_dirs[0], "ensemble")
     ensemble["members"] = {run.model_dir: evaluation.headline_metrics(report)

@@ -231,7 +231,9 @@ _in_tool_group("tools", flags.DEFINE_enum, "split", "test",
 _in_tool_group("tools", flags.DEFINE_enum, "checkpoint", "best",
                ["best", "last"],
                "evaluate/predict/export: checkpoints/<best|last>.weights.h5 "
-               "(best = highest validation fine accuracy).")
+               "(best = the epoch that the run's --best_metric and "
+               "--best_mode picked, by default the highest validation fine "
+               "accuracy; last = the final epoch).")
 _in_tool_group("tools", flags.DEFINE_string, "input", None,
                "predict: inputs to label: features: .npy or .csv rows; "
                "images: an image file, a folder of them, a list file of "

@@ -46,8 +46,11 @@ def _numpy_probabilities(model_dir, split="test"):
           for head in ("coarse", "fine")}, data
 
 
-def test_evaluate_writes_exact_metrics_plots_and_report(runs):
+def test_evaluate_writes_exact_metrics_plots_and_report(runs, capsys):
   helpers.run_main(evaluate.main, model_dir=runs[0], split="test")
+  assert capsys.readouterr().out.startswith(
+      f"{runs[0]} (test split, best weights (highest val_fine/accuracy)): "
+      "coarse acc ")
   with open(os.path.join(runs[0], "eval_test.json")) as handle:
     report = json.load(handle)
   probabilities, data = _numpy_probabilities(runs[0])
@@ -88,6 +91,14 @@ def test_ensemble_averages_member_probabilities(runs, tmp_path):
   assert report["fine"]["accuracy"] == pytest.approx(
       np.mean(averaged.argmax(1) == data.fine))
   assert sorted(report["members"]) == sorted(runs)
+
+
+def test_checkpoint_description_names_the_run_s_best_metric_and_mode():
+  runtime_cfg = config.RuntimeConfig(best_metric="val_loss", best_mode="min")
+  assert (restore.describe_checkpoint("best", runtime_cfg) ==
+          "best weights (lowest val_loss)")
+  assert (restore.describe_checkpoint("last", runtime_cfg) ==
+          "last weights (final epoch)")
 
 
 def test_per_class_scores_match_hand_counts():
