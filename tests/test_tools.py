@@ -3,6 +3,8 @@
 import csv
 import json
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -17,6 +19,7 @@ from research import restore
 from research import training
 from tests import helpers
 
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = config.Config().replace(
     data={"synthetic_train_size": 128, "synthetic_feature_dim": 6},
     model={"width": 8},
@@ -145,6 +148,20 @@ def test_predict_rejects_rows_of_the_wrong_width(runs, tmp_path):
   with pytest.raises(SystemExit, match=r"bad.npy.*expected \[n, 6\]"):
     helpers.run_main(predict.main, model_dir=runs[0], input=path,
               output=str(tmp_path / "p.csv"))
+
+
+def test_export_prints_only_where_it_wrote(runs, tmp_path):
+  # TF logs every shard and asset it saves at INFO; research.train hides
+  # them, and so must export.
+  export_dir = str(tmp_path / "export")
+  result = subprocess.run(
+      [sys.executable, "-m", "research.export", f"--model_dir={runs[0]}",
+       f"--export_dir={export_dir}"], cwd=ROOT, capture_output=True,
+      text=True, timeout=300, check=True)
+  assert result.stdout == (f"SavedModel written to {export_dir} "
+                           "(signature serving_default)\n")
+  for noise in ("Sharding callback", "Assets written", "fingerprint"):
+    assert noise not in result.stderr, result.stderr
 
 
 def test_exported_signature_matches_the_keras_model(runs, tmp_path):
