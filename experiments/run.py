@@ -66,10 +66,9 @@ def main(argv):
                          f"[--parallel=N]; studies: {study_lib.available()}")
   overrides = command_line_overrides()
   try:
+    # One line naming the study file and flag, not app.UsageError's module
+    # docstring in front of it.
     study = study_lib.load(argv[1], overrides)
-  except ValueError as error:
-    raise app.UsageError(str(error)) from None
-  try:
     tables_dir = results_dir(study, FLAGS.results_dir)
   except ValueError as error:
     sys.exit(f"error: {error}")

@@ -157,6 +157,17 @@ def test_bad_study_flags_fail_before_anything_runs(tmp_path, base, message):
     study_lib.load(_study_file(str(tmp_path), text))
 
 
+def test_runner_stops_on_a_bad_study_flag_with_one_line(tmp_path, capsys):
+  text = STUDY_TEXT.replace('"epochs": 2', '"optimizr": "sgd"')
+  path = _study_file(str(tmp_path), text)
+  helpers.parsed_flags()
+  with pytest.raises(SystemExit) as stop:
+    run_lib.main(["run", path])
+  assert stop.value.code == (f"error: {path}: unknown flag --optimizr (not "
+                             "defined in research/flags.py)")
+  assert capsys.readouterr().out == ""
+
+
 def test_bad_grid_value_names_the_cell_and_flag(tmp_path):
   text = STUDY_TEXT.replace('"sgd"]', '"sgdx"]')
   with pytest.raises(ValueError, match=r"cell optimizer-sgdx: flag "
