@@ -25,6 +25,11 @@ def default_model_dir(prefix=""):
   return os.path.join("runs", prefix + stamp)
 
 
+def counted(number, noun):
+  """'1 epoch', '16 epochs': a count with its noun in the right number."""
+  return f"{number} {noun}" + ("" if number == 1 else "s")
+
+
 def summary_table(results):
   """Per-head test metrics as an aligned text table."""
   test = results["test"]
@@ -87,7 +92,7 @@ def main(argv):
   model_dir = cfg.runtime.model_dir or default_model_dir()
   cfg = cfg.replace(runtime={"model_dir": model_dir})
   results = run_or_exit(cfg)
-  print(f"\nTest results ({results['epochs']} epochs, "
+  print(f"\nTest results ({counted(results['epochs'], 'epoch')}, "
         f"{results['wall_seconds']:.0f} s, "
         f"{results['steps_per_second']:.0f} steps/s):")
   print(summary_table(results))

@@ -131,6 +131,9 @@ def test_recipe_results_describe_the_run_that_made_them(tmp_path):
   assert "- note: a trial" in text
   with open(tmp_path / "results.json") as handle:
     assert json.load(handle)["config"]["optim"]["lr_schedule"] == "constant"
+  one_epoch = fashion_mnist.summary(cfg.replace(train={"epochs": 1}), results,
+                                    1000.0, "")
+  assert "- cnn width 8, 1 epoch, sgd" in fashion_mnist.markdown(one_epoch)
   results["test"]["coarse/accuracy"] = 0.9899
   assert not fashion_mnist.summary(cfg, results, 1000.0, "")["targets_met"]
 

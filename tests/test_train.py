@@ -90,6 +90,7 @@ def test_command_line_prints_the_per_head_table(tmp_path):
        "--synthetic_train_size=640", f"--model_dir={tmp_path}", "--verbose=0"],
       cwd=ROOT, capture_output=True, text=True, timeout=300, check=True)
   lines = result.stdout.splitlines()
+  assert "\nTest results (1 epoch, " in result.stdout, result.stdout
   assert any(line.startswith("coarse ") for line in lines), result.stdout
   assert any(line.startswith("fine ") for line in lines)
   assert f"tensorboard --logdir {tmp_path}" in result.stdout
