@@ -44,7 +44,6 @@ class Study:
   seeds: tuple
   changed_by_overrides: tuple = ()  # flags the command line changed
 
-
   def train_flags(self, cell, seed):
     """`--flag=value` arguments of `research.train` for one cell and seed."""
     values = {**self.base, **cell.settings, "seed": seed}
@@ -95,8 +94,6 @@ def load(name_or_path, overrides=None):
     raise ValueError(f"{path}: cannot override grid axes {sorted(clashes)} "
                      "from the command line")
   base = {**raw["base"], **(overrides or {})}
-  changed = tuple(name for name, value in (overrides or {}).items()
-                  if _changes(raw["base"], name, value))
   defaults = {name: _default(path, base, name) for name in axes}
   cells = tuple(Cell(cell_name(cell), {**defaults, **cell}) for cell in grid)
   if len({c.name for c in cells}) != len(cells):
@@ -104,10 +101,11 @@ def load(name_or_path, overrides=None):
   name = os.path.splitext(os.path.basename(path))[0]
   study = Study(name=name, path=path, description=raw.get("description", ""),
                 base=base, axes=axes, cells=cells,
-                seeds=tuple(int(s) for s in raw["seeds"]),
-                changed_by_overrides=changed)
-  validate(study)
-  return study
+                seeds=tuple(int(s) for s in raw["seeds"]))
+  validate(study)  # first: _changes parses the values it checked
+  return dataclasses.replace(study, changed_by_overrides=tuple(
+      name for name, value in (overrides or {}).items()
+      if _changes(raw["base"], name, value)))
 
 
 def _read(name_or_path):
@@ -153,10 +151,10 @@ def _changes(base, name, value):
   """True if `--name=value` makes the study run something else than `base`
   (or, where the base has no value, the flag's default) does, as the flag's
   parser reads both."""
-  if name not in research_flags.FLAGS:
-    return True  # validate() names it
   flag = research_flags.FLAGS[name]
   current = base[name] if name in base else flag.default
+  if current is None or value is None:  # unset: no text to parse
+    return current is not value
   return (flag.parser.parse(flag_text(value)) !=
           flag.parser.parse(flag_text(current)))
 

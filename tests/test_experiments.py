@@ -234,6 +234,16 @@ def test_runner_entry_point_applies_overrides_and_writes_tables(
   assert not (tmp_path / "results").exists()
 
 
+def test_overrides_that_change_what_the_study_runs_are_named(tmp_path):
+  # epochs: the base's value; learning_rate: the flag default; coarse_loss:
+  # set over a default of None.
+  study = study_lib.load(_study_file(str(tmp_path)), {
+      "epochs": 2, "learning_rate": 0.001, "coarse_loss": "focal",
+      "width": 64})
+  assert study.changed_by_overrides == ("coarse_loss", "width")
+  assert study_lib.load(_study_file(str(tmp_path))).changed_by_overrides == ()
+
+
 def test_runner_writes_the_committed_tables_only_for_the_study_as_committed(
     tmp_path, monkeypatch):
   monkeypatch.setattr(run_lib, "RUNS_DIR", str(tmp_path / "runs"))
