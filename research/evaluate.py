@@ -41,8 +41,8 @@ def main(argv):
            "fine": members[0][0].spec.fine_names}
   for run, logits, report in members:
     # Training prints the last weights' numbers; say which weights these are.
-    scored = (f"{run.model_dir} ({FLAGS.split} split, "
-              f"{restore.describe_checkpoint(FLAGS.checkpoint, run.cfg.runtime)})")
+    weights = restore.describe_checkpoint(FLAGS.checkpoint, run.cfg.runtime)
+    scored = f"{run.model_dir} ({FLAGS.split} split, {weights})"
     reporting.write_report(run.model_dir, FLAGS.split, report, names, scored)
     reporting.write_logits(run.model_dir, FLAGS.split, logits,
                            {"coarse": run.spec.splits[FLAGS.split].coarse,

@@ -252,7 +252,8 @@ _in_tool_group("tools", flags.DEFINE_string, "tfrecord_dir", None,
                "research.data.to_tfrecord: folder to write the shards and "
                "dataset.json into (required).")
 _in_tool_group("tools", flags.DEFINE_integer, "tfrecord_shards", 4,
-               "research.data.to_tfrecord: TFRecord files per split.", lower_bound=1)
+               "research.data.to_tfrecord: TFRecord files per split.",
+               lower_bound=1)
 
 # ---- experiments: python -m experiments.run / experiments.ghm_density /
 # experiments.recipes.fashion_mnist

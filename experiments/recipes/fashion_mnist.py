@@ -98,9 +98,9 @@ def results_dir(cfg, given):
   changed = changed_flags(cfg)
   if given or not changed:
     return given or RESULTS_DIR
-  raise ValueError(
-      f"this run changes the recipe ({', '.join(f'--{n}' for n in changed)}); "
-      f"give --results_dir so it does not overwrite the committed {RESULTS_DIR}")
+  flags = ", ".join(f"--{name}" for name in changed)
+  raise ValueError(f"this run changes the recipe ({flags}); give --results_dir "
+                   f"so it does not overwrite the committed {RESULTS_DIR}")
 
 
 def summary(cfg, results, peak_rss_mb, note):
