@@ -8,12 +8,14 @@ per case; the order rotates each round), so that load from other processes
 hits all cases alike and two cases of a comparison are never timed far apart.
 Rounds are pooled into `--groups` consecutive groups; a case's rate in a group
 is its steps over its time there, and a comparison's ratio is the median over
-groups of rate(A) / rate(B), with the range. Also measures the peak RSS of a
+groups of rate(A) / rate(B) (rate(B) / rate(A) for a ratio of step times,
+whose label says so), with the range. Also measures the peak RSS of a
 default `research.train` run in a child process. Prints the table and writes
 it, with the machine description, to `experiments/results/bench/bench.md`.
 """
 
 import argparse
+import collections
 import os
 import statistics
 import sys
@@ -26,35 +28,45 @@ from research import losses
 from research import summaries
 
 Case = bench_cases.Case
+STEPS_PER_SECOND, STEP_TIME = "steps/s", "step time"
+
+# One table row: `ratio_of` says whether the ratio is case A's steps/s over
+# case B's, or A's step time over B's (= B's steps/s over A's). Either way
+# the A and B columns show case A's and case B's steps/s.
+Comparison = collections.namedtuple(
+    "Comparison", ["label", "backbone", "case_a", "case_b", "target",
+                   "ratio_of"], defaults=[STEPS_PER_SECOND])
 
 
 def _backbone_rows(backbone):
   ours, functional = Case(backbone), Case(backbone, functional=True)
   xla = Case(backbone, jit_compile=True)
   return [
-      ("train_step / functional", backbone, ours, functional, ">= 0.97"),
-      ("train_step / functional, both XLA", backbone, xla,
-       Case(backbone, functional=True, jit_compile=True), ">= 1.0"),
-      ("XLA on / off", backbone, xla, ours, ""),
-      ("mixed_bfloat16 / float32", backbone,
-       Case(backbone, mixed_precision="mixed_bfloat16"), ours, ""),
+      Comparison("train_step / functional", backbone, ours, functional,
+                 ">= 0.97"),
+      Comparison("train_step / functional, both XLA", backbone, xla,
+                 Case(backbone, functional=True, jit_compile=True), ">= 1.0"),
+      Comparison("XLA on / off", backbone, xla, ours, ""),
+      Comparison("mixed_bfloat16 / float32", backbone,
+                 Case(backbone, mixed_precision="mixed_bfloat16"), ours, ""),
   ]
 
 
 def _ghm_rows():
-  """GHM step time over CE's, once per GHM form."""
-  return [(f"step time ghm ({form}) / ce", "mlp", Case(),
-           Case(loss="ghm", loss_options=(("ghm_form", form),)), "<= 1.05")
+  """GHM step time over CE's, once per GHM form: A = GHM, B = CE."""
+  return [Comparison(f"step time ghm ({form}) / ce (= B / A steps/s)", "mlp",
+                     Case(loss="ghm", loss_options=(("ghm_form", form),)),
+                     Case(), "<= 1.05", ratio_of=STEP_TIME)
           for form in losses.ghm.FORMS]
 
 
 def comparisons(backbone_names):
-  """(label, backbone, case A, case B, target) rows; ratio = A / B."""
+  """Comparison rows (label, backbone, case A, case B, target, ratio_of)."""
   rows = []
   for backbone in backbone_names:
     rows += _backbone_rows(backbone)
-  rows.append(("steps_per_execution 8 / 1", "mlp",
-               Case(steps_per_execution=8), Case(), ""))
+  rows.append(Comparison("steps_per_execution 8 / 1", "mlp",
+                         Case(steps_per_execution=8), Case(), ""))
   rows += _ghm_rows()
   return rows
 
@@ -88,19 +100,30 @@ def group_rates(rates, groups):
 
 
 def ratio_rows(rows, rates, groups):
-  """Table rows: each case's rate over all rounds, and the median [min, max]
-  over round groups of the ratio of the two cases' group rates."""
+  """Table rows: each case's rate over all rounds (A, B), and the median
+  [min, max] over round groups of the ratio of the two cases' group rates
+  (A / B, or B / A for a ratio of step times).
+
+  Args:
+    rows: Comparisons, or tuples of their fields.
+    rates: {case: [steps/s per round]}.
+    groups: number of groups of consecutive rounds.
+  """
   table = []
-  for label, backbone, case_a, case_b, target in rows:
-    per_group = [a / b for a, b in zip(group_rates(rates[case_a], groups),
-                                       group_rates(rates[case_b], groups))]
+  for row in (Comparison(*fields) for fields in rows):
+    rate_a, rate_b = (group_rates(rates[row.case_a], groups),
+                      group_rates(rates[row.case_b], groups))
+    if row.ratio_of == STEP_TIME:
+      per_group = [b / a for a, b in zip(rate_a, rate_b)]
+    else:
+      per_group = [a / b for a, b in zip(rate_a, rate_b)]
     overall = {case: group_rates(rates[case], 1)[0]
-               for case in (case_a, case_b)}
+               for case in (row.case_a, row.case_b)}
     table.append((
-        label, f"{backbone} w{bench_cases.width(backbone)}",
-        f"{overall[case_a]:.1f}", f"{overall[case_b]:.1f}",
+        row.label, f"{row.backbone} w{bench_cases.width(row.backbone)}",
+        f"{overall[row.case_a]:.1f}", f"{overall[row.case_b]:.1f}",
         f"{statistics.median(per_group):.3f} "
-        f"[{min(per_group):.2f}, {max(per_group):.2f}]", target))
+        f"[{min(per_group):.2f}, {max(per_group):.2f}]", row.target))
   return table
 
 
@@ -143,7 +166,7 @@ def main(argv):
   names = [n for n in args.backbones.split(",") if n in backbones.REGISTRY]
   rows = comparisons(names)
   cases = list(dict.fromkeys(
-      case for row in rows for case in row[2:4]))
+      case for row in rows for case in (row.case_a, row.case_b)))
   load_before = os.getloadavg()
   default_rss_mb = None if args.skip_rss else (
       bench_report.default_run_peak_rss_mb())

@@ -19,6 +19,7 @@ import tensorflow as tf
 
 from experiments import bench_cases
 from research import config
+from research import train
 from research import training
 
 RECIPE_RESULTS = os.path.join("experiments", "results", "fashion_mnist")
@@ -91,8 +92,9 @@ def _recipe_memory_line():
     with open(path, encoding="utf-8") as handle:
       records[path] = json.load(handle)
   path = max(records, key=lambda p: records[p]["date"])
-  return (f"- Fashion-MNIST recipe ({path}, {records[path]['epochs']} "
-          f"epochs): {records[path]['peak_rss_mb']:.0f} MB peak RSS")
+  return (f"- Fashion-MNIST recipe ({path}, "
+          f"{train.counted(records[path]['epochs'], 'epoch')}): "
+          f"{records[path]['peak_rss_mb']:.0f} MB peak RSS")
 
 
 def memory_lines(default_rss_mb=None):

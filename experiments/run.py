@@ -5,11 +5,15 @@ results.json yet as a `research.train` process under experiments/runs/<study>/,
 then writes experiments/results/<study>/table.md and table.csv from all the
 runs' results.json files. Interrupt it and run it again: only the missing runs
 run, and the table comes out the same. Any research.train flag given here
-(e.g. --epochs) overrides the study's base for every cell.
+(e.g. --epochs) overrides the study's base for every cell; a run whose flags
+change the study must name `--results_dir` for its table (it stops before
+anything runs otherwise), so the committed tables under experiments/results/,
+which README quotes, come only from the studies as committed.
 """
 
 import os
 import shlex
+import sys
 
 from absl import app
 
@@ -31,23 +35,50 @@ def command_line_overrides():
           if FLAGS[name].present}
 
 
+def runner_command(study_arg, flag_values):
+  """This command line as the table's "Made by" line shows it."""
+  return " ".join(["python -m experiments.run", study_arg,
+                   *(shlex.quote(f"--{name}={study_lib.flag_text(value)}")
+                     for name, value in flag_values.items())])
+
+
+def results_dir(study, given):
+  """Where `<study>/table.md` goes: `given`, else RESULTS_DIR.
+
+  RESULTS_DIR holds the committed tables that README quotes, so only a study
+  as committed (no override changing it) may write there.
+
+  Raises:
+    ValueError naming the changing flags when `given` is empty.
+  """
+  if given or not study.changed_by_overrides:
+    return given or RESULTS_DIR
+  changed = ", ".join(f"--{name}" for name in study.changed_by_overrides)
+  raise ValueError(
+      f"this run changes the study ({changed}); give --results_dir so its "
+      f"table does not overwrite the committed "
+      f"{os.path.join(RESULTS_DIR, study.name)}")
+
+
 def main(argv):
   if len(argv) != 2:
     raise app.UsageError("usage: python -m experiments.run <study> "
                          f"[--parallel=N]; studies: {study_lib.available()}")
   overrides = command_line_overrides()
   try:
+    # One line naming the study file and flag, not app.UsageError's module
+    # docstring in front of it.
     study = study_lib.load(argv[1], overrides)
+    tables_dir = results_dir(study, FLAGS.results_dir)
   except ValueError as error:
-    raise app.UsageError(str(error)) from None
+    sys.exit(f"error: {error}")
   runs = sweep.plan(study, RUNS_DIR)
   _, failed = sweep.execute(runs, launch=sweep.launch_subprocess,
                             parallel=FLAGS.parallel)
-  runner_command = " ".join(
-      ["python -m experiments.run", argv[1],
-       *(shlex.quote(f"--{name}={study_lib.flag_text(value)}")
-         for name, value in overrides.items())])
-  paths = table.write(study, RUNS_DIR, RESULTS_DIR, runner_command)
+  table_flags = {**overrides, **({"results_dir": FLAGS.results_dir}
+                                 if FLAGS.results_dir else {})}
+  paths = table.write(study, RUNS_DIR, tables_dir,
+                      runner_command(argv[1], table_flags))
   print(f"table: {paths[0]}\ncsv: {paths[1]}\n"
         f"compare runs: tensorboard --logdir {os.path.join(RUNS_DIR, study.name)}")
   if failed:

@@ -42,6 +42,7 @@ class Study:
   axes: tuple
   cells: tuple
   seeds: tuple
+  changed_by_overrides: tuple = ()  # flags the command line changed
 
   def train_flags(self, cell, seed):
     """`--flag=value` arguments of `research.train` for one cell and seed."""
@@ -69,7 +70,8 @@ def load(name_or_path, overrides=None):
     name_or_path: a module name in experiments/studies/ ("losses") or the path
       of a .py file holding a `STUDY` dict.
     overrides: {flag: value} merged into the base of every cell (from the
-      runner's command line); may not touch a grid axis.
+      runner's command line); may not touch a grid axis. Those that change a
+      value the study runs with are listed in `Study.changed_by_overrides`.
 
   Returns:
     Study.
@@ -100,8 +102,10 @@ def load(name_or_path, overrides=None):
   study = Study(name=name, path=path, description=raw.get("description", ""),
                 base=base, axes=axes, cells=cells,
                 seeds=tuple(int(s) for s in raw["seeds"]))
-  validate(study)
-  return study
+  validate(study)  # first: _changes parses the values it checked
+  return dataclasses.replace(study, changed_by_overrides=tuple(
+      name for name, value in (overrides or {}).items()
+      if _changes(raw["base"], name, value)))
 
 
 def _read(name_or_path):
@@ -141,6 +145,18 @@ def _default(path, base, name):
     raise ValueError(f"{path}: unknown flag --{name} (not defined in "
                      "research/flags.py)")
   return research_flags.FLAGS[name].default
+
+
+def _changes(base, name, value):
+  """True if `--name=value` makes the study run something else than `base`
+  (or, where the base has no value, the flag's default) does, as the flag's
+  parser reads both."""
+  flag = research_flags.FLAGS[name]
+  current = base[name] if name in base else flag.default
+  if current is None or value is None:  # unset: no text to parse
+    return current is not value
+  return (flag.parser.parse(flag_text(value)) !=
+          flag.parser.parse(flag_text(current)))
 
 
 def cell_name(settings):

@@ -16,6 +16,7 @@ from research import config
 from research import evaluation
 from research import flags as flags_lib
 from research import reporting
+from research import restore
 from research.data import problems
 
 FLAGS = flags_lib.FLAGS
@@ -46,12 +47,14 @@ def main(argv):
   names = {"coarse": members[0][0].spec.coarse_names,
            "fine": members[0][0].spec.fine_names}
   for run, logits, report in members:
-    reporting.write_report(run.model_dir, FLAGS.split, report, names,
-                           f"{run.model_dir} ({FLAGS.split})")
+    # Training prints the last weights' numbers; say which weights these are.
+    weights = restore.describe_checkpoint(FLAGS.checkpoint, run.cfg.runtime)
+    scored = f"{run.model_dir} ({FLAGS.split} split, {weights})"
+    reporting.write_report(run.model_dir, FLAGS.split, report, names, scored)
     reporting.write_logits(run.model_dir, FLAGS.split, logits,
                            {"coarse": run.spec.splits[FLAGS.split].coarse,
                             "fine": run.spec.splits[FLAGS.split].fine})
-    print(f"{run.model_dir}: {headline(report)}")
+    print(f"{scored}: {headline(report)}")
   if ensemble is not None:
     folder = FLAGS.output or os.path.join(model_dirs[0], "ensemble")
     ensemble["members"] = {run.model_dir: evaluation.headline_metrics(report)

@@ -15,6 +15,7 @@ from absl import app
 from research import flags as flags_lib
 from research import restore
 from research import serving
+from research import train
 from research.data import problems
 
 FLAGS = flags_lib.FLAGS
@@ -25,6 +26,7 @@ def main(argv):
     raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
   if not FLAGS.model_dir:
     raise app.UsageError("--model_dir is required")
+  train.quiet_logging_unless_asked()  # saving logs every shard and asset
   try:
     run = restore.restore(FLAGS.model_dir, FLAGS.checkpoint)
   except (problems.DataError, FileNotFoundError) as error:

@@ -213,8 +213,8 @@ _in_group("runtime", flags.DEFINE_enum, "best_mode", "max",
           list(checkpointing.MODES), "Whether --best_metric improves upward "
           "(max) or downward (min).")
 _in_group("runtime", flags.DEFINE_bool, "jit_compile", False,
-          "Compile the train/test steps with XLA (one device only on CPU: "
-          "not with --strategy=mirrored there).")
+          "Compile the train/test steps with XLA (on CPU a single replica "
+          "only: with more than one, training stops before it starts).")
 _in_group("runtime", flags.DEFINE_enum, "mixed_precision", "none",
           list(runtime.PRECISIONS),
           "Keras dtype policy of the layers: mixed_bfloat16 for CPU/TPU, "
@@ -231,7 +231,9 @@ _in_tool_group("tools", flags.DEFINE_enum, "split", "test",
 _in_tool_group("tools", flags.DEFINE_enum, "checkpoint", "best",
                ["best", "last"],
                "evaluate/predict/export: checkpoints/<best|last>.weights.h5 "
-               "(best = highest validation fine accuracy).")
+               "(best = the epoch that the run's --best_metric and "
+               "--best_mode picked, by default the highest validation fine "
+               "accuracy; last = the final epoch).")
 _in_tool_group("tools", flags.DEFINE_string, "input", None,
                "predict: inputs to label: features: .npy or .csv rows; "
                "images: an image file, a folder of them, a list file of "
@@ -245,6 +247,13 @@ _in_tool_group("tools", flags.DEFINE_string, "output", None,
                "(default ghm_density.png).")
 _in_tool_group("tools", flags.DEFINE_string, "export_dir", None,
                "export: SavedModel folder (default <model_dir>/export).")
+# research.data.to_tfrecord (it reads the data flags too)
+_in_tool_group("tools", flags.DEFINE_string, "tfrecord_dir", None,
+               "research.data.to_tfrecord: folder to write the shards and "
+               "dataset.json into (required).")
+_in_tool_group("tools", flags.DEFINE_integer, "tfrecord_shards", 4,
+               "research.data.to_tfrecord: TFRecord files per split.",
+               lower_bound=1)
 
 # ---- experiments: python -m experiments.run / experiments.ghm_density /
 # experiments.recipes.fashion_mnist
@@ -258,7 +267,11 @@ _in_tool_group("experiments", flags.DEFINE_enum, "ghm_head", "fine",
                ["coarse", "fine"], "experiments.ghm_density: head to plot.")
 _in_tool_group("experiments", flags.DEFINE_string, "results_dir", None,
                "experiments.recipes.fashion_mnist: folder for results.json "
-               "and results.md (default experiments/results/fashion_mnist).")
+               "and results.md (default experiments/results/fashion_mnist); "
+               "experiments.run: folder for <study>/table.md and table.csv "
+               "(default experiments/results). The defaults hold the "
+               "committed results: required when the flags change the recipe "
+               "or the study.")
 _in_tool_group("experiments", flags.DEFINE_string, "note", "",
                "experiments.recipes.fashion_mnist: recorded with the results "
                "(e.g. what a trial changed).")

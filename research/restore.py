@@ -39,6 +39,19 @@ def checkpoint_path(model_dir, checkpoint):
   return path
 
 
+def describe_checkpoint(checkpoint, runtime_cfg):
+  """Which weights `checkpoint` holds, in words, for the tools' output.
+
+  Args:
+    checkpoint: "best" or "last".
+    runtime_cfg: the run's config.RuntimeConfig (its best_metric, best_mode).
+  """
+  if checkpoint == "last":
+    return "last weights (final epoch)"
+  extreme = "highest" if runtime_cfg.best_mode == "max" else "lowest"
+  return f"best weights ({extreme} {runtime_cfg.best_metric})"
+
+
 def load_config(model_dir):
   """The Config a run was trained with, from `model_dir/config.json`."""
   path = os.path.join(model_dir, "config.json")

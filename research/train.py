@@ -25,6 +25,11 @@ def default_model_dir(prefix=""):
   return os.path.join("runs", prefix + stamp)
 
 
+def counted(number, noun):
+  """'1 epoch', '16 epochs': a count with its noun in the right number."""
+  return f"{number} {noun}" + ("" if number == 1 else "s")
+
+
 def summary_table(results):
   """Per-head test metrics as an aligned text table."""
   test = results["test"]
@@ -58,6 +63,15 @@ def quiet_logging_unless_asked():
     logging.set_verbosity(logging.WARNING)
 
 
+def warn_if_single_worker(strategy, environ):
+  """Warns when --strategy=multi_worker has no TF_CONFIG in `environ`: TF then
+  runs one worker on this machine's devices, which looks like success."""
+  if strategy == "multi_worker" and not environ.get("TF_CONFIG"):
+    logging.warning("--strategy=multi_worker without TF_CONFIG: running as a "
+                    "single worker on this machine's devices; set TF_CONFIG "
+                    "on every worker (BUILD.md, \"Scaling out\")")
+
+
 def run_or_exit(cfg):
   """training.run(cfg) in `cfg.runtime.model_dir`; a run that cannot start
   or diverges exits with its one-line error instead of a traceback."""
@@ -74,11 +88,12 @@ def main(argv):
     raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
   quiet_logging_unless_asked()
   cfg = config.from_flags(FLAGS, flags_lib.GROUPS)
+  warn_if_single_worker(cfg.runtime.strategy, os.environ)
   model_dir = cfg.runtime.model_dir or default_model_dir()
   cfg = cfg.replace(runtime={"model_dir": model_dir})
   results = run_or_exit(cfg)
   rate = results["steps_per_second"]
-  print(f"\nTest results ({results['epochs']} epochs, "
+  print(f"\nTest results ({counted(results['epochs'], 'epoch')}, "
         f"{results['wall_seconds']:.0f} s, "
         f"{'no timed' if rate is None else f'{rate:.0f}'} steps/s):")
   print(summary_table(results))

@@ -42,12 +42,25 @@ def test_rounds_that_do_not_divide_into_groups_are_all_used():
 
 
 def test_every_comparison_has_two_different_cases():
-  for label, _, case_a, case_b, _ in bench.comparisons(["mlp", "cnn"]):
-    assert case_a != case_b, label
-  labels = [row[0] for row in bench.comparisons(["mlp"])]
+  for row in bench.comparisons(["mlp", "cnn"]):
+    assert row.case_a != row.case_b, row.label
+  labels = [row.label for row in bench.comparisons(["mlp"])]
   assert "steps_per_execution 8 / 1" in labels
-  assert {"step time ghm (sigmoid) / ce",
-          "step time ghm (softmax) / ce"} <= set(labels)
+
+
+def test_ghm_rows_show_ghm_in_column_a_and_ratio_its_step_time_over_ce():
+  ghm_rows = [row for row in bench.comparisons(["mlp"])
+              if row.label.startswith("step time ghm")]
+  assert [row.label for row in ghm_rows] == [
+      "step time ghm (sigmoid) / ce (= B / A steps/s)",
+      "step time ghm (softmax) / ce (= B / A steps/s)"]
+  for row in ghm_rows:
+    assert row.case_a.loss == "ghm" and row.case_b == bench_cases.Case()
+  ghm, ce = ghm_rows[0].case_a, ghm_rows[0].case_b
+  # GHM at 80 steps/s, CE at 100: GHM's steps take 1.25 times as long.
+  rows = bench.ratio_rows([ghm_rows[0]], {ghm: [80.0] * 4, ce: [100.0] * 4},
+                          groups=2)
+  assert rows[0][2:5] == ("80.0", "100.0", "1.250 [1.25, 1.25]")
 
 
 def test_readme_block_is_replaced_between_the_markers_only():
@@ -118,5 +131,31 @@ def test_recipe_results_describe_the_run_that_made_them(tmp_path):
   assert "- note: a trial" in text
   with open(tmp_path / "results.json") as handle:
     assert json.load(handle)["config"]["optim"]["lr_schedule"] == "constant"
+  one_epoch = fashion_mnist.summary(cfg.replace(train={"epochs": 1}), results,
+                                    1000.0, "")
+  assert "- cnn width 8, 1 epoch, sgd" in fashion_mnist.markdown(one_epoch)
   results["test"]["coarse/accuracy"] = 0.9899
   assert not fashion_mnist.summary(cfg, results, 1000.0, "")["targets_met"]
+
+
+def test_only_the_recipe_as_committed_writes_the_committed_results():
+  recipe = fashion_mnist.recipe_config()
+  runtime_only = recipe.replace(runtime={"model_dir": "/tmp/x", "verbose": 0})
+  assert (fashion_mnist.results_dir(runtime_only, None) ==
+          fashion_mnist.RESULTS_DIR)
+  trial = recipe.replace(train={"epochs": 1}, model={"width": 4})
+  assert fashion_mnist.results_dir(trial, "/tmp/trial") == "/tmp/trial"
+  with pytest.raises(ValueError, match=r"changes the recipe \(--width, "
+                     r"--epochs\); give --results_dir"):
+    fashion_mnist.results_dir(trial, None)
+
+
+def test_a_changed_recipe_without_results_dir_stops_before_training(
+    monkeypatch):
+  helpers.parsed_flags()
+  monkeypatch.setattr(fashion_mnist.train, "run_or_exit",
+                      lambda cfg: pytest.fail("training started"))
+  with flagsaver.as_parsed(epochs="1", model_dir="/tmp/unused"):
+    with pytest.raises(SystemExit, match=r"^error: this run changes the "
+                       r"recipe \(--epochs\)"):
+      fashion_mnist.main(["recipe"])

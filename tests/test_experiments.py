@@ -157,6 +157,17 @@ def test_bad_study_flags_fail_before_anything_runs(tmp_path, base, message):
     study_lib.load(_study_file(str(tmp_path), text))
 
 
+def test_runner_stops_on_a_bad_study_flag_with_one_line(tmp_path, capsys):
+  text = STUDY_TEXT.replace('"epochs": 2', '"optimizr": "sgd"')
+  path = _study_file(str(tmp_path), text)
+  helpers.parsed_flags()
+  with pytest.raises(SystemExit) as stop:
+    run_lib.main(["run", path])
+  assert stop.value.code == (f"error: {path}: unknown flag --optimizr (not "
+                             "defined in research/flags.py)")
+  assert capsys.readouterr().out == ""
+
+
 def test_bad_grid_value_names_the_cell_and_flag(tmp_path):
   text = STUDY_TEXT.replace('"sgd"]', '"sgdx"]')
   with pytest.raises(ValueError, match=r"cell optimizer-sgdx: flag "
@@ -209,15 +220,48 @@ def test_runner_entry_point_applies_overrides_and_writes_tables(
   monkeypatch.setattr(sweep, "launch_subprocess", launcher)
   helpers.parsed_flags()
   path = _study_file(str(tmp_path))
-  with flagsaver.as_parsed(epochs="3"):
+  trial_dir = str(tmp_path / "trial")
+  with flagsaver.as_parsed(epochs="3", results_dir=trial_dir):
     run_lib.main(["run", path])
   assert len(launcher.ran) == 4
   with open(os.path.join(launcher.ran[0], "command.json")) as handle:
     assert "--epochs=3" in json.load(handle)["train_flags"]
-  with open(tmp_path / "results" / "opt" / "table.md") as handle:
+  with open(os.path.join(trial_dir, "opt", "table.md")) as handle:
     text = handle.read()
-  assert f"Made by `python -m experiments.run {path} --epochs=3`" in text
+  assert (f"Made by `python -m experiments.run {path} --epochs=3 "
+          f"--results_dir={trial_dir}`") in text
   assert "| adam | 2/2 |" in text
+  assert not (tmp_path / "results").exists()
+
+
+def test_overrides_that_change_what_the_study_runs_are_named(tmp_path):
+  # epochs: the base's value; learning_rate: the flag default; coarse_loss:
+  # set over a default of None.
+  study = study_lib.load(_study_file(str(tmp_path)), {
+      "epochs": 2, "learning_rate": 0.001, "coarse_loss": "focal",
+      "width": 64})
+  assert study.changed_by_overrides == ("coarse_loss", "width")
+  assert study_lib.load(_study_file(str(tmp_path))).changed_by_overrides == ()
+
+
+def test_runner_writes_the_committed_tables_only_for_the_study_as_committed(
+    tmp_path, monkeypatch):
+  monkeypatch.setattr(run_lib, "RUNS_DIR", str(tmp_path / "runs"))
+  monkeypatch.setattr(run_lib, "RESULTS_DIR", str(tmp_path / "results"))
+  launcher = FakeLauncher()
+  monkeypatch.setattr(sweep, "launch_subprocess", launcher)
+  helpers.parsed_flags()
+  path = _study_file(str(tmp_path))
+  with flagsaver.as_parsed(epochs="3", learning_rate="0.001"):
+    with pytest.raises(SystemExit, match=r"^error: this run changes the "
+                       r"study \(--epochs\); give --results_dir"):
+      run_lib.main(["run", path])
+  assert launcher.ran == []
+  # Flags at the values the study runs with (its base, else the flag
+  # default) do not change it.
+  with flagsaver.as_parsed(epochs="2", learning_rate="0.001"):
+    run_lib.main(["run", path])
+  assert os.path.isfile(tmp_path / "results" / "opt" / "table.md")
 
 
 def test_tool_flags_are_documented_in_flags_md():

@@ -4,6 +4,8 @@ import csv
 import json
 import os
 import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -18,6 +20,7 @@ from research import restore
 from research import training
 from tests import helpers
 
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = config.Config().replace(
     data={"synthetic_train_size": 128, "synthetic_feature_dim": 6},
     model={"width": 8},
@@ -47,8 +50,11 @@ def _numpy_probabilities(model_dir, split="test"):
           for head in ("coarse", "fine")}, data
 
 
-def test_evaluate_writes_exact_metrics_plots_and_report(runs):
+def test_evaluate_writes_exact_metrics_plots_and_report(runs, capsys):
   helpers.run_main(evaluate.main, model_dir=runs[0], split="test")
+  assert capsys.readouterr().out.startswith(
+      f"{runs[0]} (test split, best weights (highest val_fine/accuracy)): "
+      "coarse acc ")
   with open(os.path.join(runs[0], "eval_test.json")) as handle:
     report = json.load(handle)
   probabilities, data = _numpy_probabilities(runs[0])
@@ -89,6 +95,14 @@ def test_ensemble_averages_member_probabilities(runs, tmp_path):
   assert report["fine"]["accuracy"] == pytest.approx(
       np.mean(averaged.argmax(1) == data.fine))
   assert sorted(report["members"]) == sorted(runs)
+
+
+def test_checkpoint_description_names_the_run_s_best_metric_and_mode():
+  runtime_cfg = config.RuntimeConfig(best_metric="val_loss", best_mode="min")
+  assert (restore.describe_checkpoint("best", runtime_cfg) ==
+          "best weights (lowest val_loss)")
+  assert (restore.describe_checkpoint("last", runtime_cfg) ==
+          "last weights (final epoch)")
 
 
 def test_per_class_scores_match_hand_counts():
@@ -135,6 +149,20 @@ def test_predict_rejects_rows_of_the_wrong_width(runs, tmp_path):
   with pytest.raises(SystemExit, match=r"bad.npy.*expected \[n, 6\]"):
     helpers.run_main(predict.main, model_dir=runs[0], input=path,
               output=str(tmp_path / "p.csv"))
+
+
+def test_export_prints_only_where_it_wrote(runs, tmp_path):
+  # TF logs every shard and asset it saves at INFO; research.train hides
+  # them, and so must export.
+  export_dir = str(tmp_path / "export")
+  result = subprocess.run(
+      [sys.executable, "-m", "research.export", f"--model_dir={runs[0]}",
+       f"--export_dir={export_dir}"], cwd=ROOT, capture_output=True,
+      text=True, timeout=300, check=True)
+  assert result.stdout == (f"SavedModel written to {export_dir} "
+                           "(signature serving_default)\n")
+  for noise in ("Sharding callback", "Assets written", "fingerprint"):
+    assert noise not in result.stderr, result.stderr
 
 
 def test_exported_signature_matches_the_keras_model(runs, tmp_path):

@@ -14,6 +14,7 @@ from tensorboard.backend.event_processing import event_accumulator
 
 from research import config
 from research import summaries
+from research import train
 from research import training
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -89,10 +90,21 @@ def test_command_line_prints_the_per_head_table(tmp_path):
        "--synthetic_train_size=640", f"--model_dir={tmp_path}", "--verbose=0"],
       cwd=ROOT, capture_output=True, text=True, timeout=300, check=True)
   lines = result.stdout.splitlines()
+  assert "\nTest results (1 epoch, " in result.stdout, result.stdout
   assert any(line.startswith("coarse ") for line in lines), result.stdout
   assert any(line.startswith("fine ") for line in lines)
   assert f"tensorboard --logdir {tmp_path}" in result.stdout
   assert (tmp_path / "results.json").exists()
+
+
+def test_multi_worker_without_tf_config_warns_that_it_is_one_worker(caplog):
+  train.warn_if_single_worker("multi_worker", {})
+  assert "without TF_CONFIG: running as a single worker" in caplog.text
+  caplog.clear()
+  train.warn_if_single_worker(
+      "multi_worker", {"TF_CONFIG": '{"cluster": {"worker": ["a:1", "b:1"]}}'})
+  train.warn_if_single_worker("mirrored", {})
+  assert not caplog.text
 
 
 def test_a_model_dir_of_another_run_is_refused_and_left_intact(finished_run):
