@@ -79,6 +79,25 @@ def _restore(cfg, model, output_dir):
   return state, state.restore()
 
 
+def _fit(cfg, model, state, train_split, steps_per_epoch, validation,
+         first_epoch, output_dir, throughput):
+  """Trains from `first_epoch` to the last epoch, checkpointing each."""
+  train = strategies.shard_by_data(pipeline.training_epochs(
+      train_split, cfg.train.batch_size, cfg.train.seed, first_epoch,
+      cfg.train.epochs))
+  model.fit(train, validation_data=validation,
+            epochs=cfg.train.epochs, initial_epoch=first_epoch,
+            steps_per_epoch=steps_per_epoch, verbose=cfg.runtime.verbose,
+            shuffle=False,  # the pipeline shuffles, keyed by the epoch
+            callbacks=_callbacks(cfg, output_dir, state, steps_per_epoch,
+                                 throughput, model))
+
+
+def _evaluate(model, dataset):
+  return {name: float(value) for name, value in model.evaluate(
+      dataset, return_dict=True, verbose=0).items()}
+
+
 def run(cfg, model_dir, strategy=None):
   """Trains and tests one configuration; writes its records to `model_dir`.
 
@@ -123,19 +142,10 @@ def run(cfg, model_dir, strategy=None):
   evaluation = _evaluation_sets(spec, cfg.train.batch_size)
   throughput = summaries.Throughput()
   if first_epoch < cfg.train.epochs:
-    train = strategies.shard_by_data(pipeline.training_epochs(
-        train_split, cfg.train.batch_size, cfg.train.seed, first_epoch,
-        cfg.train.epochs))
-    model.fit(train, validation_data=evaluation["validation"],
-              epochs=cfg.train.epochs, initial_epoch=first_epoch,
-              steps_per_epoch=steps_per_epoch, verbose=cfg.runtime.verbose,
-              shuffle=False,  # the pipeline shuffles, keyed by the epoch
-              callbacks=_callbacks(cfg, output_dir, state, steps_per_epoch,
-                                   throughput, model))
-  results = {
-      split: {name: float(value) for name, value in model.evaluate(
-          evaluation[split], return_dict=True, verbose=0).items()}
-      for split in ("test", "validation")}
+    _fit(cfg, model, state, train_split, steps_per_epoch,
+         evaluation["validation"], first_epoch, output_dir, throughput)
+  results = {split: _evaluate(model, evaluation[split])
+             for split in ("test", "validation")}
   results_path = os.path.join(output_dir, "results.json")
   # Evaluated anyway: under multi-worker every worker must join the
   # evaluation, and only the chief's folder holds results.json.
