@@ -17,6 +17,7 @@ import sys
 
 from absl import app
 
+from experiments import committed
 from experiments import study as study_lib
 from experiments import sweep
 from experiments import table
@@ -42,24 +43,6 @@ def runner_command(study_arg, flag_values):
                      for name, value in flag_values.items())])
 
 
-def results_dir(study, given):
-  """Where `<study>/table.md` goes: `given`, else RESULTS_DIR.
-
-  RESULTS_DIR holds the committed tables that README quotes, so only a study
-  as committed (no override changing it) may write there.
-
-  Raises:
-    ValueError naming the changing flags when `given` is empty.
-  """
-  if given or not study.changed_by_overrides:
-    return given or RESULTS_DIR
-  changed = ", ".join(f"--{name}" for name in study.changed_by_overrides)
-  raise ValueError(
-      f"this run changes the study ({changed}); give --results_dir so its "
-      f"table does not overwrite the committed "
-      f"{os.path.join(RESULTS_DIR, study.name)}")
-
-
 def main(argv):
   if len(argv) != 2:
     raise app.UsageError("usage: python -m experiments.run <study> "
@@ -69,7 +52,8 @@ def main(argv):
     # One line naming the study file and flag, not app.UsageError's module
     # docstring in front of it.
     study = study_lib.load(argv[1], overrides)
-    tables_dir = results_dir(study, FLAGS.results_dir)
+    tables_dir = committed.results_dir(FLAGS.results_dir, RESULTS_DIR,
+                                       study.changed_by_overrides, "the study")
   except ValueError as error:
     sys.exit(f"error: {error}")
   runs = sweep.plan(study, RUNS_DIR)

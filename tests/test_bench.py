@@ -138,16 +138,12 @@ def test_recipe_results_describe_the_run_that_made_them(tmp_path):
   assert not fashion_mnist.summary(cfg, results, 1000.0, "")["targets_met"]
 
 
-def test_only_the_recipe_as_committed_writes_the_committed_results():
+def test_only_flags_that_change_the_recipe_count_as_changes():
   recipe = fashion_mnist.recipe_config()
   runtime_only = recipe.replace(runtime={"model_dir": "/tmp/x", "verbose": 0})
-  assert (fashion_mnist.results_dir(runtime_only, None) ==
-          fashion_mnist.RESULTS_DIR)
+  assert fashion_mnist.changed_flags(runtime_only) == []
   trial = recipe.replace(train={"epochs": 1}, model={"width": 4})
-  assert fashion_mnist.results_dir(trial, "/tmp/trial") == "/tmp/trial"
-  with pytest.raises(ValueError, match=r"changes the recipe \(--width, "
-                     r"--epochs\); give --results_dir"):
-    fashion_mnist.results_dir(trial, None)
+  assert fashion_mnist.changed_flags(trial) == ["width", "epochs"]
 
 
 def test_a_changed_recipe_without_results_dir_stops_before_training(

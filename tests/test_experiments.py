@@ -3,11 +3,13 @@
 import csv
 import json
 import os
+import re
 import statistics
 
 from absl.testing import flagsaver
 import pytest
 
+from experiments import committed
 from experiments import run as run_lib
 from experiments import study as study_lib
 from experiments import sweep
@@ -232,6 +234,17 @@ def test_runner_entry_point_applies_overrides_and_writes_tables(
           f"--results_dir={trial_dir}`") in text
   assert "| adam | 2/2 |" in text
   assert not (tmp_path / "results").exists()
+
+
+def test_committed_results_need_results_dir_once_a_flag_changes_them():
+  assert committed.results_dir(None, "committed", [], "the study") == (
+      "committed")
+  assert committed.results_dir("/tmp/t", "committed", ["epochs"],
+                               "the study") == "/tmp/t"
+  with pytest.raises(ValueError, match=re.escape(
+      "this run changes the recipe (--width, --epochs); give --results_dir "
+      "so it does not overwrite the committed committed")):
+    committed.results_dir("", "committed", ["width", "epochs"], "the recipe")
 
 
 def test_overrides_that_change_what_the_study_runs_are_named(tmp_path):

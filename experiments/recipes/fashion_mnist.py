@@ -40,6 +40,7 @@ import sys
 
 from absl import app
 
+from experiments import committed
 from research import config
 from research import flags as flags_lib
 from research import summaries
@@ -83,24 +84,6 @@ def changed_flags(cfg):
   return [name for section, fields in cfg.as_dict().items()
           for name, value in fields.items()
           if name not in NOT_RECIPE_FIELDS and value != recipe[section][name]]
-
-
-def results_dir(cfg, given):
-  """Where the run's results go: `given`, else RESULTS_DIR.
-
-  RESULTS_DIR holds the committed result that README quotes, so only the
-  recipe as committed may write there.
-
-  Raises:
-    ValueError naming the changed flags when `cfg` is not the recipe and
-    `given` is empty.
-  """
-  changed = changed_flags(cfg)
-  if given or not changed:
-    return given or RESULTS_DIR
-  flags = ", ".join(f"--{name}" for name in changed)
-  raise ValueError(f"this run changes the recipe ({flags}); give --results_dir "
-                   f"so it does not overwrite the committed {RESULTS_DIR}")
 
 
 def summary(cfg, results, peak_rss_mb, note):
@@ -161,7 +144,8 @@ def main(argv):
   train.quiet_logging_unless_asked()
   cfg = command_line_config(FLAGS)
   try:
-    folder = results_dir(cfg, FLAGS.results_dir)
+    folder = committed.results_dir(FLAGS.results_dir, RESULTS_DIR,
+                                   changed_flags(cfg), "the recipe")
   except ValueError as error:
     sys.exit(f"error: {error}")
   results = train.run_or_exit(cfg)
