@@ -101,5 +101,12 @@ def restore(model_dir, checkpoint="best", spec=None):
   # Built as trained: a mixed-precision run is evaluated in its own precision.
   with runtime.precision_policy(cfg.runtime.mixed_precision):
     model = model_lib.build(cfg.model, cfg.loss, spec)
-  model.load_weights(weights)
+  try:
+    model.load_weights(weights)
+  except ValueError as error:
+    # With a shared spec: a member whose inputs differ from the first run's.
+    raise config_lib.ConfigError(
+        f"{weights} does not fit the model that {model_dir}'s config builds "
+        f"for the task of {spec.name} with inputs {spec.input_shape} "
+        f"({str(error).splitlines()[0]})") from error
   return Restored(model_dir=model_dir, cfg=cfg, spec=spec, model=model)

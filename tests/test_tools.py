@@ -214,6 +214,18 @@ def test_an_ensemble_of_runs_on_different_tasks_is_refused(runs, tmp_path):
   assert not (tmp_path / "ensemble").exists()
 
 
+def test_an_ensemble_of_runs_with_different_inputs_is_refused(runs, tmp_path):
+  other = str(tmp_path / "eight_features")
+  training.run(TINY.replace(data={"synthetic_feature_dim": 8}), other)
+  with pytest.raises(SystemExit, match=(
+      r"^error: .*eight_features/checkpoints/best.weights.h5 does not fit "
+      r"the model that .* builds for the task of synthetic with inputs "
+      r"\(6,\) \(A total of 1 objects could not be loaded.*\)$")):
+    helpers.run_main(evaluate.main, model_dir=f"{runs[0]},{other}",
+                     output=str(tmp_path / "ensemble"))
+  assert not (tmp_path / "ensemble").exists()
+
+
 def _numpy_consistent(probabilities, mask):
   """Brute force: the allowed (coarse, fine) pair of highest p(c) * p(f)."""
   scores = probabilities["coarse"][:, :, None] * probabilities["fine"][:, None]
