@@ -1,9 +1,10 @@
 """Entry point: `python -m experiments.run <study> [--parallel=N] [--epochs=E]`.
 
 Runs every (cell, seed) of experiments/studies/<study>.py that has no
-results.json yet as a `research.train` process under experiments/runs/<study>/,
-then writes experiments/results/<study>/table.md and table.csv from all the
-runs' results.json files. Interrupt it and run it again: only the missing runs
+results.json yet as a `research.train` process under experiments/runs/<study>/
+(`<results_dir>/runs/<study>/` with `--results_dir`), then writes
+experiments/results/<study>/table.md and table.csv from all the runs'
+results.json files. Interrupt it and run it again: only the missing runs
 run, and the table comes out the same. Any research.train flag given here
 (e.g. --epochs) overrides the study's base for every cell; a run whose flags
 change the study must name `--results_dir` for its table (it stops before
@@ -56,15 +57,18 @@ def main(argv):
                                        study.changed_by_overrides, "the study")
   except ValueError as error:
     sys.exit(f"error: {error}")
-  runs = sweep.plan(study, RUNS_DIR)
+  # A trial's runs stay beside its table, apart from the committed study's.
+  runs_dir = (os.path.join(FLAGS.results_dir, "runs") if FLAGS.results_dir
+              else RUNS_DIR)
+  runs = sweep.plan(study, runs_dir)
   _, failed = sweep.execute(runs, launch=sweep.launch_subprocess,
                             parallel=FLAGS.parallel)
   table_flags = {**overrides, **({"results_dir": FLAGS.results_dir}
                                  if FLAGS.results_dir else {})}
-  paths = table.write(study, RUNS_DIR, tables_dir,
+  paths = table.write(study, runs_dir, tables_dir,
                       runner_command(argv[1], table_flags))
   print(f"table: {paths[0]}\ncsv: {paths[1]}\n"
-        f"compare runs: tensorboard --logdir {os.path.join(RUNS_DIR, study.name)}")
+        f"compare runs: tensorboard --logdir {os.path.join(runs_dir, study.name)}")
   if failed:
     raise SystemExit(f"{len(failed)} runs failed; rerun to retry only those")
 

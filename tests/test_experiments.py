@@ -226,6 +226,8 @@ def test_runner_entry_point_applies_overrides_and_writes_tables(
   with flagsaver.as_parsed(epochs="3", results_dir=trial_dir):
     run_lib.main(["run", path])
   assert len(launcher.ran) == 4
+  assert all(run.startswith(os.path.join(trial_dir, "runs", "opt"))
+             for run in launcher.ran)
   with open(os.path.join(launcher.ran[0], "command.json")) as handle:
     assert "--epochs=3" in json.load(handle)["train_flags"]
   with open(os.path.join(trial_dir, "opt", "table.md")) as handle:
