@@ -214,14 +214,22 @@ def test_real_sweep_trains_tiny_runs_then_skips_them(tmp_path):
   assert ran == []
 
 
-def test_runner_entry_point_applies_overrides_and_writes_tables(
-    tmp_path, monkeypatch):
+@pytest.fixture
+def runner(tmp_path, monkeypatch):
+  """(FakeLauncher, study file) for experiments.run.main, its runs and
+  tables under tmp_path."""
   monkeypatch.setattr(run_lib, "RUNS_DIR", str(tmp_path / "runs"))
   monkeypatch.setattr(run_lib, "RESULTS_DIR", str(tmp_path / "results"))
   launcher = FakeLauncher()
   monkeypatch.setattr(sweep, "launch_subprocess", launcher)
   helpers.parsed_flags()
   path = _study_file(str(tmp_path))
+  return launcher, path
+
+
+def test_runner_entry_point_applies_overrides_and_writes_tables(
+    tmp_path, runner):
+  launcher, path = runner
   trial_dir = str(tmp_path / "trial")
   with flagsaver.as_parsed(epochs="3", results_dir=trial_dir):
     run_lib.main(["run", path])
@@ -260,13 +268,8 @@ def test_overrides_that_change_what_the_study_runs_are_named(tmp_path):
 
 
 def test_runner_writes_the_committed_tables_only_for_the_study_as_committed(
-    tmp_path, monkeypatch):
-  monkeypatch.setattr(run_lib, "RUNS_DIR", str(tmp_path / "runs"))
-  monkeypatch.setattr(run_lib, "RESULTS_DIR", str(tmp_path / "results"))
-  launcher = FakeLauncher()
-  monkeypatch.setattr(sweep, "launch_subprocess", launcher)
-  helpers.parsed_flags()
-  path = _study_file(str(tmp_path))
+    tmp_path, runner):
+  launcher, path = runner
   with flagsaver.as_parsed(epochs="3", learning_rate="0.001"):
     with pytest.raises(SystemExit, match=r"^error: this run changes the "
                        r"study \(--epochs\); give --results_dir"):
