@@ -5,9 +5,10 @@ of everything needed to continue bit for bit: every model variable (weights,
 BatchNorm statistics, loss-layer state such as GHM EMA counts, the
 `head_loss_weights` schedule variable, dropout RNG states), the optimizer
 (slots and iteration count, hence the learning-rate schedule position), the
-number of finished epochs and the best monitored value so far. A run killed in
-the middle of an epoch restarts that epoch from its first batch, in the same
-data order (the order is keyed by the epoch; see data.pipeline).
+number of finished epochs, the best monitored value so far and the run's wall
+seconds. A run killed in the middle of an epoch restarts that epoch from its
+first batch, in the same data order (the order is keyed by the epoch; see
+data.pipeline).
 
 Beside them, Keras weight files for evaluation and export, replaced atomically:
 `last.weights.h5` (after every epoch) and `best.weights.h5` (best monitored
@@ -16,6 +17,7 @@ value so far).
 
 import math
 import os
+import time
 
 import keras
 import tensorflow as tf
@@ -36,18 +38,28 @@ class TrainingState:
     directory: checkpoint folder (created on first save).
     keep: how many epoch checkpoints to keep.
     best_mode: "max" or "min": which way the monitored value improves.
+    started: `time.perf_counter()` when this process began the run; the
+      run's wall time adds the seconds earlier processes checkpointed.
   """
 
-  def __init__(self, model, directory, keep, best_mode):
+  def __init__(self, model, directory, keep, best_mode, started=None):
     self.best_mode = best_mode
+    self.started = time.perf_counter() if started is None else started
     self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
     self.best = tf.Variable(-math.inf if best_mode == "max" else math.inf,
                             dtype=tf.float64, trainable=False, name="best")
+    # Wall seconds of the run up to the checkpoint, so a resumed run's time
+    # counts the processes before it (not the part of an epoch they lost).
+    self.seconds = tf.Variable(0.0, dtype=tf.float64, trainable=False,
+                               name="seconds")
+    self._seconds_before = 0.0
     # `model.variables` also lists the dropout RNG states, which
     # `model.weights` (and so a plain Checkpoint(model=...)) leaves out.
-    checkpoint = tf.train.Checkpoint(
+    self._untimed_state = dict(
         model_variables=list(model.variables), optimizer=model.optimizer,
         epoch=self.epoch, best=self.best)
+    checkpoint = tf.train.Checkpoint(**self._untimed_state,
+                                     seconds=self.seconds)
     self.manager = tf.train.CheckpointManager(
         checkpoint, directory, max_to_keep=keep, checkpoint_name=STATE_PREFIX)
 
@@ -55,8 +67,18 @@ class TrainingState:
     """Restores the latest checkpoint, if any; returns the finished epochs."""
     latest = self.manager.latest_checkpoint
     if latest:
-      self.manager.checkpoint.restore(latest).assert_existing_objects_matched()
+      timed = any(name.startswith("seconds/")
+                  for name, _ in tf.train.list_variables(latest))
+      # Checkpoints written before runs were timed resume with 0 seconds.
+      checkpoint = (self.manager.checkpoint if timed else
+                    tf.train.Checkpoint(**self._untimed_state))
+      checkpoint.restore(latest).assert_existing_objects_matched()
+    self._seconds_before = float(self.seconds.numpy())
     return int(self.epoch.numpy())
+
+  def wall_seconds(self):
+    """Seconds of the run so far: earlier processes' and this one's."""
+    return self._seconds_before + time.perf_counter() - self.started
 
   def improves(self, value):
     best = float(self.best.numpy())
@@ -64,6 +86,7 @@ class TrainingState:
 
   def save(self, finished_epochs):
     self.epoch.assign(finished_epochs)
+    self.seconds.assign(self.wall_seconds())
     return self.manager.save(checkpoint_number=finished_epochs)
 
 

@@ -71,11 +71,12 @@ def _logged_names(model):
   return names + [f"val_{name}" for name in names]
 
 
-def _restore(cfg, model, output_dir):
+def _restore(cfg, model, output_dir, started):
   """(training state, finished epochs); call inside strategy.scope()."""
   state = checkpointing.TrainingState(
       model, os.path.join(output_dir, "checkpoints"),
-      keep=cfg.runtime.keep_checkpoints, best_mode=cfg.runtime.best_mode)
+      keep=cfg.runtime.keep_checkpoints, best_mode=cfg.runtime.best_mode,
+      started=started)
   return state, state.restore()
 
 
@@ -138,7 +139,7 @@ def run(cfg, model_dir, strategy=None):
                                   _logged_names(model))
     summaries.claim_model_dir(output_dir, cfg.as_dict())
     _record_task(spec, hierarchy, output_dir)
-    state, first_epoch = _restore(cfg, model, output_dir)
+    state, first_epoch = _restore(cfg, model, output_dir, start)
   evaluation = _evaluation_sets(spec, cfg.train.batch_size)
   throughput = summaries.Throughput()
   if first_epoch < cfg.train.epochs:
@@ -158,7 +159,7 @@ def run(cfg, model_dir, strategy=None):
       "resumed_from_epoch": first_epoch,
       "train_steps": total_steps,
       "steps_per_second": throughput.steps_per_second,
-      "wall_seconds": time.perf_counter() - start,
+      "wall_seconds": state.wall_seconds(),
       "num_replicas": strategy.num_replicas_in_sync,
       "hierarchy": {"strict": hierarchy.strict,
                     "fine_under_several_coarse":

@@ -12,6 +12,7 @@ import time
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from research import checkpointing
 from research import config
@@ -44,7 +45,7 @@ def _trained_model(seed, dropout=0.5):
 def _state_values(model, state):
   return ([v.numpy() for v in model.variables] +
           [v.numpy() for v in model.optimizer.variables] +
-          [state.epoch.numpy(), state.best.numpy()])
+          [state.epoch.numpy(), state.best.numpy(), state.seconds.numpy()])
 
 
 def test_restore_brings_back_every_variable_exactly(tmp_path):
@@ -68,6 +69,40 @@ def test_restore_brings_back_every_variable_exactly(tmp_path):
   for before, after in zip(saved, restored):
     np.testing.assert_array_equal(after, before)
   assert int(fresh.optimizer.iterations.numpy()) == 4  # LR schedule position
+
+
+def test_wall_seconds_add_up_over_a_resume(tmp_path):
+  # Process clocks are faked by `started`: 100 s before the checkpoint, then
+  # a new process 5 s old.
+  _, model = _trained_model(seed=1)
+  state = checkpointing.TrainingState(model, str(tmp_path), keep=1,
+                                      best_mode="max",
+                                      started=time.perf_counter() - 100)
+  state.save(1)
+  _, fresh = _trained_model(seed=2)
+  resumed = checkpointing.TrainingState(fresh, str(tmp_path), keep=1,
+                                        best_mode="max",
+                                        started=time.perf_counter() - 5)
+  assert resumed.restore() == 1
+  assert 105 <= resumed.wall_seconds() < 165
+
+
+def test_a_checkpoint_from_before_runs_were_timed_still_resumes(tmp_path):
+  _, model = _trained_model(seed=1)
+  state = checkpointing.TrainingState(model, str(tmp_path), keep=1,
+                                      best_mode="max")
+  state.epoch.assign(2)
+  untimed = tf.train.Checkpoint(  # what TrainingState saved before
+      model_variables=list(model.variables), optimizer=model.optimizer,
+      epoch=state.epoch, best=state.best)
+  tf.train.CheckpointManager(untimed, str(tmp_path), max_to_keep=1,
+                             checkpoint_name=checkpointing.STATE_PREFIX).save()
+  _, fresh = _trained_model(seed=2)
+  resumed = checkpointing.TrainingState(fresh, str(tmp_path), keep=1,
+                                        best_mode="max",
+                                        started=time.perf_counter())
+  assert resumed.restore() == 2
+  assert resumed.wall_seconds() < 60
 
 
 def test_without_checkpoints_restore_starts_at_epoch_zero(tmp_path):
