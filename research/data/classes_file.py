@@ -5,7 +5,6 @@ names from label files map to indices in sorted order) and rebuild a text
 model's TextVectorization without the training data.
 """
 
-import json
 import os
 
 from research import summaries
@@ -34,5 +33,4 @@ def read(model_dir):
   if not os.path.isfile(path):
     raise FileNotFoundError(f"{path}: missing; expected the {NAME} that "
                             "research.train writes into every model_dir")
-  with open(path) as handle:
-    return json.load(handle)
+  return summaries.read_json(path)
