@@ -15,6 +15,8 @@ import keras
 import tensorflow as tf
 from tensorboard.plugins.hparams import api as hparams_api
 
+from research import config as config_lib
+
 # The runtime fields that change what a run computes: its numbers
 # (mixed_precision) or which checkpoint is "best". The other runtime fields say
 # where and how a run ran (strategy, XLA, verbosity, ...) and may change
@@ -63,14 +65,26 @@ def claim_model_dir(model_dir, config_dict):
   """
   path = os.path.join(model_dir, "config.json")
   if os.path.exists(path):
-    recorded = run_identity(read_json(path))
-    current = run_identity(json.loads(json.dumps(config_dict)))
+    recorded = run_identity(_recorded_config(path))
+    current = run_identity(_as_json(config_dict))
     if recorded != current:
       raise ValueError(
           f"{path} records a different configuration "
           f"({'; '.join(_differences(recorded, current))}); use a new "
           "--model_dir (or the same flags to resume that run)")
   write_json(path, config_dict)
+
+
+def _recorded_config(path):
+  """The config dict in `path`. A field it lacks was recorded before the
+  field existed and reads as its default: what the older code did."""
+  with open(path, encoding="utf-8") as handle:
+    return _as_json(config_lib.Config.from_json(handle.read()).as_dict())
+
+
+def _as_json(config_dict):
+  """`config_dict` as it reads back from JSON (tuples become lists)."""
+  return json.loads(json.dumps(config_dict))
 
 
 def run_identity(config_dict):

@@ -144,6 +144,18 @@ def test_a_resume_may_change_where_it_runs_but_not_its_precision(tmp_path):
     assert (tmp_path / "config.json").read_bytes() == recorded
 
 
+def test_a_run_recorded_before_a_field_existed_resumes_at_its_default(
+    tmp_path):
+  recorded = config.Config().as_dict()
+  del recorded["optim"]["lookahead_step_size"]
+  del recorded["runtime"]["mixed_precision"]
+  (tmp_path / "config.json").write_text(json.dumps(recorded))
+  summaries.claim_model_dir(str(tmp_path), config.Config().as_dict())
+  with pytest.raises(ValueError, match="--lookahead_step_size: 0.5 recorded"):
+    summaries.claim_model_dir(str(tmp_path), config.Config().replace(
+        optim={"lookahead_step_size": 0.25}).as_dict())
+
+
 def _mapping_file(folder, text):
   path = folder / "map.txt"
   path.write_text(text)
