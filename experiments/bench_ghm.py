@@ -39,7 +39,8 @@ def _trainer(cfg, spec, loss_cfg):
   """(train_function, iterator) of a compiled default model with `loss_cfg`."""
   keras.utils.set_random_seed(cfg.train.seed)
   model = model_lib.build(cfg.model, loss_cfg, spec)
-  model.compile(optimizer=optim.build(cfg.optim, total_steps=10**6))
+  model.compile(optimizer=optim.build(cfg.optim, epochs=1,
+                                      steps_per_epoch=10**6))
   model.optimizer.build(model.trainable_variables)
   dataset = pipeline.batched(spec.splits["train"], cfg.train.batch_size,
                              training=True, seed=cfg.train.seed).repeat()

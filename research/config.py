@@ -81,7 +81,10 @@ class OptimConfig:
   optimizer: str = "adam"
   learning_rate: float = 1e-3
   lr_schedule: str = "cosine"
+  warmup_epochs: float = 0.0
   weight_decay: float = 1e-4
+  sgd_momentum: float = 0.9
+  sgd_nesterov: bool = False
   lookahead_sync_period: int = 0
   lookahead_step_size: float = 0.5
 

@@ -174,9 +174,17 @@ _in_group("optim", flags.DEFINE_enum, "optimizer", "adam",
 _in_group("optim", flags.DEFINE_float, "learning_rate", 1e-3,
           "Peak learning rate.")
 _in_group("optim", flags.DEFINE_enum, "lr_schedule", "cosine",
-          sorted(optim.SCHEDULES), "Learning-rate schedule over all steps.")
+          sorted(optim.SCHEDULES),
+          "Learning-rate schedule over the steps after the warmup.")
+_in_group("optim", flags.DEFINE_float, "warmup_epochs", 0.0,
+          "Linear warmup from 0 to --learning_rate over this many epochs "
+          "(rounded down to whole steps; 0 = none), before --lr_schedule.")
 _in_group("optim", flags.DEFINE_float, "weight_decay", 1e-4,
           "Decoupled weight decay (adamw only).")
+_in_group("optim", flags.DEFINE_float, "sgd_momentum", 0.9,
+          "sgd: momentum in [0, 1) (0 = plain SGD).")
+_in_group("optim", flags.DEFINE_bool, "sgd_nesterov", False,
+          "sgd: Nesterov momentum.")
 _in_group("optim", flags.DEFINE_integer, "lookahead_sync_period", 0,
           "Lookahead: sync the slow weights every k steps (0 = no Lookahead).")
 _in_group("optim", flags.DEFINE_float, "lookahead_step_size", 0.5,
@@ -328,6 +336,15 @@ def _class_weight_fits_loss(values):
   return True
 
 
+def _sgd_options_fit_optimizer(values):
+  if values["optimizer"] != "sgd" and (
+      values["sgd_nesterov"] or values["sgd_momentum"] != 0.9):
+    raise flags.ValidationError(
+        f"--sgd_momentum and --sgd_nesterov apply to --optimizer=sgd only, "
+        f"not {values['optimizer']}")
+  return True
+
+
 flags.register_validator(
     "batch_size", lambda v: v > 0, "expected a positive integer")
 flags.register_validator(
@@ -345,6 +362,14 @@ flags.register_validator(
     "expected 0 (off) or a positive number of steps")
 flags.register_validator(
     "lookahead_step_size", lambda v: 0 < v <= 1, "expected a share in (0, 1]")
+flags.register_validator(
+    "sgd_momentum", lambda v: 0 <= v < 1, "expected momentum in [0, 1)")
+flags.register_multi_flags_validator(
+    ["optimizer", "sgd_momentum", "sgd_nesterov"], _sgd_options_fit_optimizer)
+flags.register_multi_flags_validator(
+    ["warmup_epochs", "epochs"],
+    lambda v: 0 <= v["warmup_epochs"] < v["epochs"],
+    "--warmup_epochs: expected a number of epochs in [0, --epochs)")
 flags.register_validator(
     "steps_per_execution", lambda v: v >= 1, "expected an integer >= 1")
 flags.register_validator(

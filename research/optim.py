@@ -3,13 +3,27 @@
 import keras
 
 from research import optimizers
+from research import schedules
 
 OPTIMIZERS = ("adam", "adamw", "radam", "sgd")
 SCHEDULES = ("constant", "cosine")
 
 
-def schedule(name, learning_rate, total_steps):
-  """Learning rate (a float or a keras schedule) for `total_steps` steps."""
+def schedule(optim_cfg, epochs, steps_per_epoch):
+  """Learning rate (a float or a keras schedule) for `epochs` epochs.
+
+  A warmup of `optim_cfg.warmup_epochs` (rounded down to whole steps) comes
+  first; `optim_cfg.lr_schedule` spans the steps after it.
+  """
+  warmup_steps = int(optim_cfg.warmup_epochs * steps_per_epoch)
+  after = _decay(optim_cfg.lr_schedule, optim_cfg.learning_rate,
+                 epochs * steps_per_epoch - warmup_steps)
+  if warmup_steps == 0:
+    return after
+  return schedules.LinearWarmup(optim_cfg.learning_rate, warmup_steps, after)
+
+
+def _decay(name, learning_rate, total_steps):
   if name == "constant":
     return learning_rate
   if name == "cosine":
@@ -25,23 +39,24 @@ def _optimizer_class(name):
   return classes[name]
 
 
-def build(optim_cfg, total_steps):
+def build(optim_cfg, epochs, steps_per_epoch):
   """Builds the optimizer of `optim_cfg` (config.OptimConfig).
 
   Args:
     optim_cfg: config.OptimConfig.
-    total_steps: training steps of the run, for the schedule.
+    epochs: training epochs of the run, for the schedule.
+    steps_per_epoch: training steps of one epoch.
 
   Returns:
     A keras optimizer, wrapped in Lookahead when its sync period is > 0.
   """
   optimizer_cls = _optimizer_class(optim_cfg.optimizer)
-  kwargs = {"learning_rate": schedule(optim_cfg.lr_schedule,
-                                      optim_cfg.learning_rate, total_steps)}
+  kwargs = {"learning_rate": schedule(optim_cfg, epochs, steps_per_epoch)}
   if optim_cfg.optimizer == "adamw":
     kwargs["weight_decay"] = optim_cfg.weight_decay
   if optim_cfg.optimizer == "sgd":
-    kwargs["momentum"] = 0.9
+    kwargs.update(momentum=optim_cfg.sgd_momentum,
+                  nesterov=optim_cfg.sgd_nesterov)
   if optim_cfg.lookahead_sync_period > 0:
     optimizer_cls = optimizers.with_lookahead(optimizer_cls)
     kwargs.update(sync_period=optim_cfg.lookahead_sync_period,

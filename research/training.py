@@ -55,11 +55,12 @@ def _record_task(spec, hierarchy, output_dir):
                        hierarchy.as_dict(spec.coarse_names, spec.fine_names))
 
 
-def _build(cfg, spec, hierarchy_mask, total_steps, strategy):
+def _build(cfg, spec, hierarchy_mask, steps_per_epoch, strategy):
   """The compiled model, its optimizer built; call inside strategy.scope()."""
   with runtime.precision_policy(cfg.runtime.mixed_precision):
     model = model_lib.build(cfg.model, cfg.loss, spec, hierarchy_mask)
-  model.compile(optimizer=optim.build(cfg.optim, total_steps),
+  optimizer = optim.build(cfg.optim, cfg.train.epochs, steps_per_epoch)
+  model.compile(optimizer=optimizer,
                 **runtime.compile_options(cfg.runtime, strategy))
   model.optimizer.build(model.trainable_variables)  # slots exist to restore
   return model
@@ -134,7 +135,7 @@ def run(cfg, model_dir, strategy=None):
   steps_per_epoch = pipeline.num_batches(len(train_split), cfg.train.batch_size)
   total_steps = cfg.train.epochs * steps_per_epoch
   with strategy.scope():
-    model = _build(cfg, spec, hierarchy.mask, total_steps, strategy)
+    model = _build(cfg, spec, hierarchy.mask, steps_per_epoch, strategy)
     checkpointing.check_monitored(cfg.runtime.best_metric,
                                   _logged_names(model))
     summaries.claim_model_dir(output_dir, cfg.as_dict())

@@ -86,10 +86,23 @@ def test_config_json_with_an_unknown_field_names_it():
     (["--width=-8"], "--width"),
     (["--synthetic_feature_dim=0"], "--synthetic_feature_dim"),
     (["--weight_decay=-1"], "--weight_decay"),
+    (["--optimizer=sgd", "--sgd_momentum=1"], "--sgd_momentum"),
+    (["--sgd_nesterov"], "--sgd_nesterov"),  # the default optimizer is adam
+    (["--sgd_momentum=0.5"], "--sgd_momentum"),
+    (["--warmup_epochs=-1"], "--warmup_epochs"),
+    (["--epochs=4", "--warmup_epochs=4"], "--warmup_epochs"),
 ])
 def test_bad_flag_values_are_rejected_naming_the_flag(argv, flag):
   with pytest.raises(absl_flags.IllegalFlagValueError, match=flag):
     _parse(argv)
+
+
+def test_sgd_options_and_a_warmup_parse_into_the_config():
+  values = _parse(["--optimizer=sgd", "--sgd_momentum=0.8", "--sgd_nesterov",
+                   "--epochs=4", "--warmup_epochs=0.5"])
+  cfg = config.from_flags(values, flags_lib.GROUPS)
+  assert (cfg.optim.sgd_momentum, cfg.optim.sgd_nesterov,
+          cfg.optim.warmup_epochs) == (0.8, True, 0.5)
 
 
 def test_model_dir_that_is_a_file_is_rejected(tmp_path):

@@ -1,4 +1,5 @@
-"""RAdam and Lookahead against the update rules of their papers, in numpy."""
+"""RAdam, Lookahead, SGD options and the warmup against their update rules,
+in numpy."""
 
 import keras
 import numpy as np
@@ -7,6 +8,7 @@ import pytest
 from research import config
 from research import optim
 from research import optimizers
+from research import schedules
 
 GRADIENTS = np.array([[0.5, -1.0, 2.0], [0.1, 0.3, -0.2], [-1.5, 0.0, 0.7],
                       [0.2, -0.4, 0.9], [1.0, 1.0, -1.0], [0.3, 0.2, 0.1],
@@ -68,5 +70,44 @@ def test_lookahead_over_sgd_follows_the_paper():
 def test_every_optimizer_builds_with_and_without_lookahead(name):
   for period in (0, 5):
     cfg = config.OptimConfig(optimizer=name, lookahead_sync_period=period)
-    optimizer = optim.build(cfg, total_steps=10)
+    optimizer = optim.build(cfg, epochs=2, steps_per_epoch=5)
     assert np.isfinite(_run(optimizer, GRADIENTS[:2], [1.0, 1.0, 1.0])).all()
+
+
+def test_nesterov_sgd_follows_its_update_rule():
+  start, lr, momentum = [1.0, -2.0, 0.5], 0.1, 0.8
+  cfg = config.OptimConfig(optimizer="sgd", learning_rate=lr,
+                           lr_schedule="constant", sgd_momentum=momentum,
+                           sgd_nesterov=True)
+  theta = np.array(start, np.float64)
+  velocity = np.zeros_like(theta)
+  for g in GRADIENTS:
+    velocity = momentum * velocity - lr * g
+    theta += momentum * velocity - lr * g
+  got = _run(optim.build(cfg, epochs=1, steps_per_epoch=len(GRADIENTS)),
+             GRADIENTS, start)
+  np.testing.assert_allclose(got, theta, rtol=1e-6)
+
+
+@pytest.mark.parametrize("lr_schedule", ["constant", "cosine"])
+def test_warmup_rises_linearly_then_the_schedule_spans_the_rest(lr_schedule):
+  peak, epochs, steps_per_epoch, warmup_epochs = 0.4, 3, 4, 0.8  # 3 steps
+  cfg = config.OptimConfig(learning_rate=peak, lr_schedule=lr_schedule,
+                           warmup_epochs=warmup_epochs)
+  rate = optim.schedule(cfg, epochs, steps_per_epoch)
+  warmup, total = 3, epochs * steps_per_epoch
+  expected = [peak * (step + 1) / warmup for step in range(warmup)]
+  for step in range(total - warmup):
+    decay = 0.5 * (1 + np.cos(np.pi * step / (total - warmup)))
+    expected.append(peak * (decay if lr_schedule == "cosine" else 1.0))
+  got = [float(rate(step)) for step in range(total)]
+  np.testing.assert_allclose(got, expected, rtol=1e-6)
+
+
+def test_warmup_survives_keras_serialization():
+  rate = schedules.LinearWarmup(
+      0.1, 5, keras.optimizers.schedules.CosineDecay(0.1, 20))
+  restored = keras.optimizers.schedules.deserialize(
+      keras.optimizers.schedules.serialize(rate))
+  for step in (0, 4, 5, 17):
+    assert float(restored(step)) == pytest.approx(float(rate(step)))
