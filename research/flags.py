@@ -336,15 +336,6 @@ def _class_weight_fits_loss(values):
   return True
 
 
-def _sgd_options_fit_optimizer(values):
-  if values["optimizer"] != "sgd" and (
-      values["sgd_nesterov"] or values["sgd_momentum"] != 0.9):
-    raise flags.ValidationError(
-        f"--sgd_momentum and --sgd_nesterov apply to --optimizer=sgd only, "
-        f"not {values['optimizer']}")
-  return True
-
-
 flags.register_validator(
     "batch_size", lambda v: v > 0, "expected a positive integer")
 flags.register_validator(
@@ -364,12 +355,8 @@ flags.register_validator(
     "lookahead_step_size", lambda v: 0 < v <= 1, "expected a share in (0, 1]")
 flags.register_validator(
     "sgd_momentum", lambda v: 0 <= v < 1, "expected momentum in [0, 1)")
-flags.register_multi_flags_validator(
-    ["optimizer", "sgd_momentum", "sgd_nesterov"], _sgd_options_fit_optimizer)
-flags.register_multi_flags_validator(
-    ["warmup_epochs", "epochs"],
-    lambda v: 0 <= v["warmup_epochs"] < v["epochs"],
-    "--warmup_epochs: expected a number of epochs in [0, --epochs)")
+flags.register_validator(
+    "warmup_epochs", lambda v: v >= 0, "expected a non-negative number")
 flags.register_validator(
     "steps_per_execution", lambda v: v >= 1, "expected an integer >= 1")
 flags.register_validator(

@@ -2,6 +2,7 @@
 
 import keras
 
+from research import config
 from research import optimizers
 from research import schedules
 
@@ -14,10 +15,19 @@ def schedule(optim_cfg, epochs, steps_per_epoch):
 
   A warmup of `optim_cfg.warmup_epochs` (rounded down to whole steps) comes
   first; `optim_cfg.lr_schedule` spans the steps after it.
+
+  Raises:
+    config.ConfigError: if the warmup leaves no step for the schedule.
   """
   warmup_steps = int(optim_cfg.warmup_epochs * steps_per_epoch)
+  total_steps = epochs * steps_per_epoch
+  if warmup_steps >= total_steps:
+    raise config.ConfigError(
+        f"--warmup_epochs={optim_cfg.warmup_epochs} is {warmup_steps} steps "
+        f"but the run has {total_steps} (--epochs={epochs}); expected fewer "
+        "warmup epochs than --epochs")
   after = _decay(optim_cfg.lr_schedule, optim_cfg.learning_rate,
-                 epochs * steps_per_epoch - warmup_steps)
+                 total_steps - warmup_steps)
   if warmup_steps == 0:
     return after
   return schedules.LinearWarmup(optim_cfg.learning_rate, warmup_steps, after)
@@ -39,6 +49,16 @@ def _optimizer_class(name):
   return classes[name]
 
 
+def _check_sgd_options(optim_cfg):
+  defaults = config.OptimConfig()
+  if optim_cfg.optimizer != "sgd" and (
+      optim_cfg.sgd_momentum != defaults.sgd_momentum
+      or optim_cfg.sgd_nesterov != defaults.sgd_nesterov):
+    raise config.ConfigError(
+        "--sgd_momentum and --sgd_nesterov apply to --optimizer=sgd only, "
+        f"not {optim_cfg.optimizer}")
+
+
 def build(optim_cfg, epochs, steps_per_epoch):
   """Builds the optimizer of `optim_cfg` (config.OptimConfig).
 
@@ -49,7 +69,12 @@ def build(optim_cfg, epochs, steps_per_epoch):
 
   Returns:
     A keras optimizer, wrapped in Lookahead when its sync period is > 0.
+
+  Raises:
+    config.ConfigError: for SGD options given to another optimizer, or a
+      warmup as long as the run.
   """
+  _check_sgd_options(optim_cfg)
   optimizer_cls = _optimizer_class(optim_cfg.optimizer)
   kwargs = {"learning_rate": schedule(optim_cfg, epochs, steps_per_epoch)}
   if optim_cfg.optimizer == "adamw":

@@ -111,3 +111,17 @@ def test_warmup_survives_keras_serialization():
       keras.optimizers.schedules.serialize(rate))
   for step in (0, 4, 5, 17):
     assert float(restored(step)) == pytest.approx(float(rate(step)))
+
+
+def test_sgd_options_given_to_another_optimizer_are_refused():
+  for options in ({"sgd_nesterov": True}, {"sgd_momentum": 0.5}):
+    cfg = config.OptimConfig(optimizer="adam", **options)
+    with pytest.raises(config.ConfigError, match="--optimizer=sgd only"):
+      optim.build(cfg, epochs=2, steps_per_epoch=5)
+
+
+def test_a_warmup_as_long_as_the_run_is_refused():
+  cfg = config.OptimConfig(warmup_epochs=2)
+  with pytest.raises(config.ConfigError,
+                     match=r"--warmup_epochs=2 is 10 steps but the run has 10"):
+    optim.build(cfg, epochs=2, steps_per_epoch=5)

@@ -178,6 +178,8 @@ def _mapping_file(folder, text):
      "inputs"),
     ({"data": {"hierarchy_file": "0 0\n"}},
      "map.txt: fine classes under no coarse class: "),
+    ({"optim": {"sgd_nesterov": True}},
+     "--sgd_momentum and --sgd_nesterov apply to --optimizer=sgd only"),
 ])
 def test_a_config_that_does_not_fit_stops_before_claiming_the_model_dir(
     tmp_path, changes, message):
