@@ -1,4 +1,5 @@
-"""Learning-rate warmup, in front of any Keras schedule or constant rate."""
+"""Learning rates over a run: a warmup in front of any Keras schedule or
+constant rate, and the per-epoch `learning_rate` log."""
 
 import keras
 from keras import ops
@@ -41,3 +42,18 @@ class LinearWarmup(keras.optimizers.schedules.LearningRateSchedule):
     if isinstance(after, dict):
       after = keras.optimizers.schedules.deserialize(after)
     return cls(config["peak"], config["warmup_steps"], after)
+
+
+class LearningRateLog(keras.callbacks.Callback):
+  """Logs `learning_rate`: the rate of the epoch's first step.
+
+  Place it before `summaries.EpochScalars`, so the logged rate reaches it.
+  """
+
+  def on_epoch_begin(self, epoch, logs=None):
+    self.first_step_rate = float(
+        ops.convert_to_numpy(self.model.optimizer.learning_rate))
+
+  def on_epoch_end(self, epoch, logs=None):
+    if logs is not None:
+      logs["learning_rate"] = self.first_step_rate

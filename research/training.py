@@ -17,6 +17,7 @@ from research import loss_weights
 from research import model as model_lib
 from research import optim
 from research import runtime
+from research import schedules
 from research import strategies
 from research import summaries
 from research.data import classes_file
@@ -35,8 +36,9 @@ def _evaluation_sets(spec, batch_size):
 
 def _callbacks(cfg, output_dir, state, steps_per_epoch, throughput, model):
   return [
-      loss_weights.LossWeightSchedule(  # first: its logs reach the writers
-          loss_weights.for_config(cfg.loss)),
+      # These two first: their logs reach the writers.
+      loss_weights.LossWeightSchedule(loss_weights.for_config(cfg.loss)),
+      schedules.LearningRateLog(),
       guards.NonFiniteLossGuard(steps_per_epoch),
       checkpointing.EpochCheckpoints(
           state, os.path.join(output_dir, "checkpoints"),

@@ -78,6 +78,16 @@ def test_tensorboard_has_per_head_tags_per_split_and_epoch(finished_run):
                              results["validation"]["fine/accuracy"], rtol=1e-6)
 
 
+def test_tensorboard_logs_the_rate_of_each_epochs_first_step(finished_run):
+  model_dir, _ = finished_run
+  peak, steps_per_epoch, epochs = 1e-3, 25, 3  # config defaults: adam, cosine
+  first_steps = np.arange(epochs) * steps_per_epoch
+  expected = peak * 0.5 * (1 + np.cos(np.pi * first_steps /
+                                      (epochs * steps_per_epoch)))
+  logged = _scalars(os.path.join(model_dir, "train"))["learning_rate"]
+  np.testing.assert_allclose(logged, expected, rtol=1e-6)
+
+
 def test_checkpoints_are_written(finished_run):
   model_dir, _ = finished_run
   for name in ("last.weights.h5", "best.weights.h5"):
