@@ -1,8 +1,8 @@
 """The benchmark's markdown: machine description, ratio table, memory.
 
-Peak RSS comes from `resource.getrusage`: of a child process running the
-default `research.train`, and of the Fashion-MNIST recipe as that recipe
-recorded it in its results.
+Peak RSS comes from `resource.getrusage`: of this process after it trained
+the default configuration (before anything else is built), and of the
+Fashion-MNIST recipe as that recipe recorded it in its results.
 """
 
 import datetime
