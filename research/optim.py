@@ -4,7 +4,9 @@ import keras
 
 from research import optimizers
 
-OPTIMIZERS = ("adam", "adamw", "radam", "sgd")
+_CLASSES = {"adam": keras.optimizers.Adam, "adamw": keras.optimizers.AdamW,
+            "radam": optimizers.RAdam, "sgd": keras.optimizers.SGD}
+OPTIMIZERS = tuple(_CLASSES)
 SCHEDULES = ("constant", "cosine")
 
 
@@ -18,11 +20,9 @@ def schedule(name, learning_rate, total_steps):
 
 
 def _optimizer_class(name):
-  classes = {"adam": keras.optimizers.Adam, "adamw": keras.optimizers.AdamW,
-             "radam": optimizers.RAdam, "sgd": keras.optimizers.SGD}
-  if name not in classes:
+  if name not in _CLASSES:
     raise ValueError(f"unknown optimizer {name!r}; expected one of {OPTIMIZERS}")
-  return classes[name]
+  return _CLASSES[name]
 
 
 def build(optim_cfg, total_steps):
