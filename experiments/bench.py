@@ -10,8 +10,9 @@ Rounds are pooled into `--groups` consecutive groups; a case's rate in a group
 is its steps over its time there, and a comparison's ratio is the median over
 groups of rate(A) / rate(B) (rate(B) / rate(A) for a ratio of step times,
 whose label says so), with the range. Also measures the peak RSS of a
-default `research.train` run in a child process. Prints the table and writes
-it, with the machine description, to `experiments/results/bench/bench.md`.
+default `research.train` run, trained first in this process. Prints the table
+and writes it, with the machine description, to
+`experiments/results/bench/bench.md`.
 """
 
 import argparse

@@ -1,13 +1,12 @@
 """The benchmark's markdown: machine description, ratio table, memory.
 
-Peak RSS comes from `resource.getrusage`: of a child process running the
-default `research.train`, and of the Fashion-MNIST recipe as that recipe
-recorded it in its results.
+Peak RSS comes from `resource.getrusage`: of this process after it trained
+the default configuration (before anything else is built), and of the
+Fashion-MNIST recipe as that recipe recorded it in its results.
 """
 
 import datetime
 import glob
-import json
 import os
 import platform
 import resource
@@ -19,6 +18,7 @@ import tensorflow as tf
 
 from experiments import bench_cases
 from research import config
+from research import summaries
 from research import train
 from research import training
 
@@ -87,10 +87,7 @@ def _recipe_memory_line():
       os.path.join(RECIPE_RESULTS, "**", "results.json"), recursive=True)
   if not found:
     return "- Fashion-MNIST recipe: n/a (no recorded run yet)"
-  records = {}
-  for path in found:
-    with open(path, encoding="utf-8") as handle:
-      records[path] = json.load(handle)
+  records = {path: summaries.read_json(path) for path in found}
   path = max(records, key=lambda p: records[p]["date"])
   return (f"- Fashion-MNIST recipe ({path}, "
           f"{train.counted(records[path]['epochs'], 'epoch')}): "

@@ -24,6 +24,7 @@ import numpy as np  # pylint: disable=g-import-not-at-top
 from absl import app  # pylint: disable=g-import-not-at-top
 
 from research import config  # pylint: disable=g-import-not-at-top
+from research import evaluation  # pylint: disable=g-import-not-at-top
 from research import flags as flags_lib  # pylint: disable=g-import-not-at-top
 
 FLAGS = flags_lib.FLAGS
@@ -43,9 +44,8 @@ def gradient_norms(logits, labels):
   logits = np.asarray(logits, np.float64)
   labels = np.asarray(labels)
   valid = labels >= 0
-  logits, labels = logits[valid], labels[valid]
-  shifted = logits - logits.max(axis=1, keepdims=True)
-  probabilities = np.exp(shifted) / np.exp(shifted).sum(axis=1, keepdims=True)
+  probabilities = evaluation.softmax(logits[valid])
+  labels = labels[valid]
   probabilities[np.arange(len(labels)), labels] -= 1.0  # softmax - onehot
   return np.linalg.norm(probabilities, axis=1) / np.sqrt(2.0)
 

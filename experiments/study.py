@@ -141,10 +141,14 @@ def _grid_cells(path, grid):
 def _default(path, base, name):
   if name in base:
     return base[name]
+  _check_defined(path, name)
+  return research_flags.FLAGS[name].default
+
+
+def _check_defined(path, name):
   if name not in research_flags.FLAGS:
     raise ValueError(f"{path}: unknown flag --{name} (not defined in "
                      "research/flags.py)")
-  return research_flags.FLAGS[name].default
 
 
 def _changes(base, name, value):
@@ -178,9 +182,7 @@ def validate(study):
       raise ValueError(f"{study.path}: --{name} is set by the runner per run; "
                        "neither a study nor the runner's command line may "
                        "set it")
-    if name not in research_flags.FLAGS:
-      raise ValueError(f"{study.path}: unknown flag --{name} (not defined in "
-                       "research/flags.py)")
+    _check_defined(study.path, name)
     if name not in train_flags:
       raise ValueError(f"{study.path}: --{name} is not a research.train flag")
   for cell in study.cells:

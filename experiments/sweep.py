@@ -9,7 +9,6 @@ than mixing two experiments in one table.
 
 import concurrent.futures
 import dataclasses
-import json
 import os
 import subprocess
 import sys
@@ -47,8 +46,7 @@ def is_done(run):
     return False
   command_path = os.path.join(run.model_dir, COMMAND)
   if os.path.isfile(command_path):
-    with open(command_path) as handle:
-      recorded = json.load(handle)["train_flags"]
+    recorded = summaries.read_json(command_path)["train_flags"]
     if recorded != list(run.train_flags):
       raise ValueError(
           f"{run.model_dir} holds a run made with {recorded}, but the study "

@@ -8,12 +8,12 @@ functions); std is the sample standard deviation (n - 1), blank for one seed.
 
 import csv
 import io
-import json
 import os
 
 import numpy as np
 
 from experiments import sweep
+from research import summaries
 
 _HEAD_ORDER = ("coarse", "fine", "joint")
 _TIMING = (("wall_seconds", "wall s"), ("steps_per_second", "steps/s"))
@@ -25,8 +25,7 @@ def collect(study, runs_dir):
   for run in sweep.plan(study, runs_dir):
     path = os.path.join(run.model_dir, sweep.RESULTS)
     if os.path.isfile(path):
-      with open(path) as handle:
-        found.setdefault(run.cell.name, []).append(json.load(handle))
+      found.setdefault(run.cell.name, []).append(summaries.read_json(path))
   return found
 
 

@@ -142,9 +142,8 @@ class Config:
   @classmethod
   def from_json(cls, text):
     raw = json.loads(text)
-    sections = {f.name: f.type for f in dataclasses.fields(cls)}
-    return cls(**{name: _section_from_dict(sections[name], raw.get(name, {}))
-                  for name in sections})
+    return cls(**{name: _section_from_dict(section_cls, raw.get(name, {}))
+                  for name, section_cls in SECTION_TYPES.items()})
 
 
 def _section_from_dict(section_cls, values):

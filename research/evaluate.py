@@ -18,6 +18,7 @@ from research import flags as flags_lib
 from research import reporting
 from research import restore
 from research.data import problems
+from research.labels import HEADS
 
 FLAGS = flags_lib.FLAGS
 
@@ -26,7 +27,7 @@ def headline(report):
   """One line per head: accuracy and macro-F1; exact match and consistency."""
   parts = [f"{head} acc {report[head]['accuracy']:.4f} "
            f"macro-F1 {report[head]['macro_f1']:.4f}"
-           for head in evaluation.HEADS]
+           for head in HEADS]
   parts += [f"{name} {value:.4f}" for name, value in report["joint"].items()]
   return ", ".join(parts)
 

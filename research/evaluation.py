@@ -11,8 +11,7 @@ import tensorflow as tf
 from research import config
 from research import restore as restore_lib
 from research.data import pipeline
-
-HEADS = ("coarse", "fine")
+from research.labels import HEADS
 
 
 def predict_logits(model, dataset):

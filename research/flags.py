@@ -15,6 +15,7 @@ from absl import flags
 from research import backbones, checkpointing, decoding, heads, loss_weights
 from research import losses, optim, runtime, strategies
 from research.data import registry as data_registry
+from research.labels import HEADS
 
 FLAGS = flags.FLAGS
 
@@ -312,13 +313,17 @@ def _valid_schedule(text):
   return True
 
 
+def _loss_of_each_head(values):
+  """{head: loss name}: --coarse_loss / --fine_loss, else --loss."""
+  return {head: values[f"{head}_loss"] or values["loss"] for head in HEADS}
+
+
 def _head_fits_loss(values):
   if not _two_non_negative_numbers(values["loss_weights"]):
     return True  # the --loss_weights validator reports it
   try:
     heads.check_loss(
-        values["head"],
-        {h: values[f"{h}_loss"] or values["loss"] for h in ("coarse", "fine")},
+        values["head"], _loss_of_each_head(values),
         [float(w) for w in values["loss_weights"]],
         values["loss_weight_schedule"])
   except ValueError as error:
@@ -328,9 +333,8 @@ def _head_fits_loss(values):
 
 def _class_weight_fits_loss(values):
   try:
-    losses.check_class_weight(
-        {h: values[f"{h}_loss"] or values["loss"] for h in ("coarse", "fine")},
-        values["class_weight"])
+    losses.check_class_weight(_loss_of_each_head(values),
+                              values["class_weight"])
   except ValueError as error:
     raise flags.ValidationError(str(error)) from error
   return True

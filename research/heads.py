@@ -15,10 +15,7 @@ import keras
 from keras import ops
 
 from research import losses
-
-
-def _regularizer(l2):
-  return keras.regularizers.L2(l2) if l2 else None
+from research.backbones.layers import l2_or_none
 
 
 class IndependentHead(keras.layers.Layer):
@@ -27,10 +24,10 @@ class IndependentHead(keras.layers.Layer):
   def __init__(self, num_coarse, num_fine, l2=0.0, **kwargs):
     super().__init__(**kwargs)
     self.coarse = keras.layers.Dense(num_coarse,
-                                     kernel_regularizer=_regularizer(l2),
+                                     kernel_regularizer=l2_or_none(l2),
                                      name="coarse_logits")
     self.fine = keras.layers.Dense(num_fine,
-                                   kernel_regularizer=_regularizer(l2),
+                                   kernel_regularizer=l2_or_none(l2),
                                    name="fine_logits")
 
   def call(self, features, coarse_teacher=None, training=False):
@@ -54,14 +51,14 @@ class ConditionedHead(keras.layers.Layer):
     super().__init__(**kwargs)
     self.num_coarse = num_coarse
     self.coarse = keras.layers.Dense(num_coarse,
-                                     kernel_regularizer=_regularizer(l2),
+                                     kernel_regularizer=l2_or_none(l2),
                                      name="coarse_logits")
     # A bias-free Dense on a distribution over coarse classes is exactly the
     # probability-weighted sum of per-class embedding rows.
     self.coarse_embedding = keras.layers.Dense(
         embedding_dim, use_bias=False, name="coarse_embedding")
     self.fine = keras.layers.Dense(num_fine,
-                                   kernel_regularizer=_regularizer(l2),
+                                   kernel_regularizer=l2_or_none(l2),
                                    name="fine_logits")
 
   def call(self, features, coarse_teacher=None, training=False):
@@ -86,7 +83,7 @@ class JointHead(keras.layers.Layer):
     super().__init__(**kwargs)
     self.num_coarse = num_coarse
     self.joined = keras.layers.Dense(num_coarse + num_fine,
-                                     kernel_regularizer=_regularizer(l2),
+                                     kernel_regularizer=l2_or_none(l2),
                                      name="joined_logits")
 
   def call(self, features, coarse_teacher=None, training=False):

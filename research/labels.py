@@ -1,6 +1,10 @@
-"""Label tensors as every loss and metric wants them."""
+"""The two labels of an example, and label tensors as every loss and metric
+wants them."""
 
 import tensorflow as tf
+
+# The heads, in the order every per-head dict, table and file lists them.
+HEADS = ("coarse", "fine")
 
 
 def flat_labels(labels):

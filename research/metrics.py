@@ -20,9 +20,9 @@ import numpy as np
 import tensorflow as tf
 
 from research.distribute_utils import global_sum
+from research.labels import HEADS
 from research.labels import flat_labels
 
-HEADS = ("coarse", "fine")
 HEAD_LOSS_NAMES = ("coarse/loss", "fine/loss")
 # `loss` is the sum of these means, so that over an epoch it equals
 # w_coarse * coarse/loss + w_fine * fine/loss + mean regularization as logged,

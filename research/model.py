@@ -28,8 +28,7 @@ from research import metrics as metrics_lib
 from research import step_logs
 from research.data import hierarchy
 from research.distribute_utils import global_sum
-
-HEADS = metrics_lib.HEADS
+from research.labels import HEADS
 
 # head_losses: global per-head means; weighted_head_losses: their terms in the
 # objective (w * loss; a joint loss is counted once, under "coarse").

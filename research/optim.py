@@ -6,7 +6,9 @@ from research import config
 from research import optimizers
 from research import schedules
 
-OPTIMIZERS = ("adam", "adamw", "radam", "sgd")
+_CLASSES = {"adam": keras.optimizers.Adam, "adamw": keras.optimizers.AdamW,
+            "radam": optimizers.RAdam, "sgd": keras.optimizers.SGD}
+OPTIMIZERS = tuple(_CLASSES)
 SCHEDULES = ("constant", "cosine")
 
 
@@ -42,11 +44,9 @@ def _decay(name, learning_rate, total_steps):
 
 
 def _optimizer_class(name):
-  classes = {"adam": keras.optimizers.Adam, "adamw": keras.optimizers.AdamW,
-             "radam": optimizers.RAdam, "sgd": keras.optimizers.SGD}
-  if name not in classes:
+  if name not in _CLASSES:
     raise ValueError(f"unknown optimizer {name!r}; expected one of {OPTIMIZERS}")
-  return classes[name]
+  return _CLASSES[name]
 
 
 def _check_sgd_options(optim_cfg):

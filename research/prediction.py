@@ -15,8 +15,7 @@ import tensorflow as tf
 from research import evaluation
 from research import prediction_inputs
 from research.data import problems as problems_lib
-
-HEADS = evaluation.HEADS
+from research.labels import HEADS
 
 READERS = {
     "features": prediction_inputs.read_features,

@@ -141,14 +141,10 @@ def _check_images(path, files, lines):
   def where(i):  # a listed image by its list line, else the file itself
     return (path, lines[i]) if lines[i] else (files[i], None)
 
-  present = [i for i, file in enumerate(files) if os.path.isfile(file)]
-  found = [problems_lib.Problem(*where(i), f"image not found: {files[i]}")
-           for i in sorted(set(range(len(files))) - set(present))]
-  bad = images.undecodable([files[i] for i in present])
-  found += [problems_lib.Problem(
-      *where(present[j]), f"image cannot be decoded as JPEG/PNG/GIF/BMP: "
-      f"{files[present[j]]}") for j in sorted(bad)]
-  if lines[0] and not present:  # likely not a list of paths at all
+  found = [problems_lib.Problem(*where(i), message)
+           for i, message in images.unreadable(files)]
+  # A list file none of whose images exists is likely no list of paths.
+  if lines[0] and not any(map(os.path.isfile, files)):
     found.append(problems_lib.Problem(path, None, (
         "no listed image exists; expected an image file, a folder, a .npy "
         "array, a .tfrecord file or a list file of image paths (relative to "

@@ -13,8 +13,7 @@ import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
 import numpy as np  # pylint: disable=g-import-not-at-top
 
 from research import summaries  # pylint: disable=g-import-not-at-top
-
-HEADS = ("coarse", "fine")
+from research.labels import HEADS  # pylint: disable=g-import-not-at-top
 
 
 def row_normalised(confusion):

@@ -17,10 +17,9 @@ import collections
 import keras
 import tensorflow as tf
 
-from research import evaluation
 from research.data import images
+from research.labels import HEADS
 
-HEADS = evaluation.HEADS
 SIGNATURE = "serve"  # also exported as "serving_default"
 
 ServingInput = collections.namedtuple("ServingInput", ["tensor_spec", "to_model"])

@@ -16,6 +16,7 @@ from research import flags as flags_lib
 from research import guards
 from research import training
 from research.data import problems as data_problems
+from research.labels import HEADS
 
 FLAGS = flags_lib.FLAGS
 
@@ -34,7 +35,7 @@ def summary_table(results):
   """Per-head test metrics as an aligned text table."""
   test = results["test"]
   rows = [("head", "loss", "accuracy", "macro_f1", "top3")]
-  for head in ("coarse", "fine"):
+  for head in HEADS:
     top3 = test.get(f"{head}/top3_accuracy")
     rows.append((head, f"{test[f'{head}/loss']:.4f}",
                  f"{test[f'{head}/accuracy']:.4f}",

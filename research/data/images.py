@@ -6,6 +6,7 @@ one stream of crops/flips regardless of threading.
 """
 
 import math
+import os
 
 import tensorflow as tf
 
@@ -58,6 +59,20 @@ def undecodable(paths):
   good = good.ignore_errors()
   seen = {int(i) for i, _ in good.as_numpy_iterator()}
   return set(range(len(paths))) - seen
+
+
+def unreadable(paths):
+  """[(index, message)] of the files in `paths` that are no image: the
+  missing ones, then those that do not decode, each in the order of `paths`.
+
+  Label files and predict's lists of images report them alike.
+  """
+  present = [i for i, path in enumerate(paths) if os.path.isfile(path)]
+  missing = sorted(set(range(len(paths))) - set(present))
+  bad = sorted(present[j] for j in undecodable([paths[i] for i in present]))
+  return ([(i, f"image not found: {paths[i]}") for i in missing] +
+          [(i, f"image cannot be decoded as JPEG/PNG/GIF/BMP: {paths[i]}")
+           for i in bad])
 
 
 def erased(image, seed, probability):

@@ -52,17 +52,8 @@ def image_problems(table):
   """Missing, undecodable and repeated images of a table."""
   found = problems_lib.duplicates(table.inputs, table.path, table.lines,
                                   what="image")
-  present = [i for i, image in enumerate(table.inputs)
-             if os.path.isfile(image)]
-  for i in sorted(set(range(len(table.inputs))) - set(present)):
-    found.append(problems_lib.Problem(
-        table.path, table.lines[i], f"image not found: {table.inputs[i]}"))
-  bad = images.undecodable([table.inputs[i] for i in present])
-  for i in sorted(present[j] for j in bad):
-    found.append(problems_lib.Problem(
-        table.path, table.lines[i],
-        f"image cannot be decoded as JPEG/PNG/GIF/BMP: {table.inputs[i]}"))
-  return found
+  return found + [problems_lib.Problem(table.path, table.lines[i], message)
+                  for i, message in images.unreadable(table.inputs)]
 
 
 def _read_table_with_images(data_cfg):

@@ -21,6 +21,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
+from research import summaries
 from research.data import csv_text
 from research.data import images
 from research.data import problems as problems_lib
@@ -95,8 +96,7 @@ def read_metadata(data_dir):
   """dataset.json of a TFRecord folder; DataError if absent or unreadable."""
   path = os.path.join(os.path.expanduser(data_dir or "."), METADATA)
   try:
-    with open(path, encoding="utf-8") as f:
-      return json.load(f)
+    return summaries.read_json(path)
   except (OSError, ValueError) as error:
     raise problems_lib.DataError([problems_lib.Problem(
         path, None, f"cannot read the TFRecord metadata ({error}); write the "

@@ -6,6 +6,7 @@ with the model. See README "Losses" for when to use each.
 """
 
 from research import config
+from research.labels import HEADS
 from research.losses import class_balance
 from research.losses import cross_entropy
 from research.losses import focal
@@ -90,7 +91,7 @@ def build(loss_cfg, head, class_counts):
   if name not in REGISTRY:
     raise ValueError(f"unknown loss {name!r} for the {head} head; "
                      f"expected one of {sorted(REGISTRY)}")
-  check_class_weight({h: loss_name(loss_cfg, h) for h in ("coarse", "fine")},
+  check_class_weight({h: loss_name(loss_cfg, h) for h in HEADS},
                      loss_cfg.class_weight)
   weights = class_balance.class_weights(
       loss_cfg.class_weight, class_counts, loss_cfg.class_weight_beta)
