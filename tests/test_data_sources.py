@@ -235,6 +235,15 @@ def test_cifar100_pickles_and_train(tmp_path):
   train_briefly(tmp_path, {"dataset": "cifar100", "data_dir": str(tmp_path)})
 
 
+def test_cifar100_takes_the_fine_to_coarse_map_from_its_training_split(
+    tmp_path):
+  # 100 training rows hold every fine class; the 10 test rows do not.
+  data_files.write_cifar100(tmp_path, train_size=100, test_size=10)
+  spec = registry.load(data_cfg(dataset="cifar100", data_dir=str(tmp_path)),
+                       seed=0)
+  np.testing.assert_array_equal(spec.fine_to_coarse, np.arange(100) // 5)
+
+
 def test_cifar100_refuses_a_pickle_that_would_run_code(tmp_path):
   data_files.write_cifar100(tmp_path)
 

@@ -125,6 +125,7 @@ def load(data_cfg, seed):
           coarse, fine, os.path.join(folder, split), range(1, len(fine) + 1),
           coarse_names, fine_names)
   problems_lib.raise_if_any(found)
+  _, train_coarse, train_fine = arrays["train"]
   arrays = splits_lib.with_validation_carved(
       arrays, data_cfg.validation_share, seed)
   return spec_lib.DataSpec(
@@ -132,4 +133,5 @@ def load(data_cfg, seed):
       coarse_names=coarse_names, fine_names=fine_names,
       splits=spec_lib.image_splits_from_arrays(
           splits_lib.ordered(arrays), images.augmenter_for(data_cfg)),
-      fine_to_coarse=labelled.fine_to_coarse(coarse, fine, len(fine_names)))
+      fine_to_coarse=labelled.fine_to_coarse(train_coarse, train_fine,
+                                             len(fine_names)))
