@@ -5,7 +5,9 @@ results.json yet as a `research.train` process under experiments/runs/<study>/
 (`<results_dir>/runs/<study>/` with `--results_dir`), then writes
 experiments/results/<study>/table.md and table.csv from all the runs'
 results.json files. Interrupt it and run it again: only the missing runs
-run, and the table comes out the same. Any research.train flag given here
+run, and the table comes out the same. A finished run folder that is not the
+study's run, or a run record that is not valid JSON, stops it with one
+`error:` line naming the folder or file. Any research.train flag given here
 (e.g. --epochs) overrides the study's base for every cell; a run whose flags
 change the study must name `--results_dir` for its table (it stops before
 anything runs otherwise), so the committed tables under experiments/results/,
@@ -60,13 +62,16 @@ def main(argv):
   # A trial's runs stay beside its table, apart from the committed study's.
   runs_dir = (os.path.join(FLAGS.results_dir, "runs") if FLAGS.results_dir
               else RUNS_DIR)
-  runs = sweep.plan(study, runs_dir)
-  _, failed = sweep.execute(runs, launch=sweep.launch_subprocess,
-                            parallel=FLAGS.parallel)
-  table_flags = {**overrides, **({"results_dir": FLAGS.results_dir}
-                                 if FLAGS.results_dir else {})}
-  paths = table.write(study, runs_dir, tables_dir,
-                      runner_command(argv[1], table_flags))
+  try:
+    runs = sweep.plan(study, runs_dir)
+    _, failed = sweep.execute(runs, launch=sweep.launch_subprocess,
+                              parallel=FLAGS.parallel)
+    table_flags = {**overrides, **({"results_dir": FLAGS.results_dir}
+                                   if FLAGS.results_dir else {})}
+    paths = table.write(study, runs_dir, tables_dir,
+                        runner_command(argv[1], table_flags))
+  except ValueError as error:  # a run folder that is not the study's run
+    sys.exit(f"error: {error}")
   print(f"table: {paths[0]}\ncsv: {paths[1]}\n"
         f"compare runs: tensorboard --logdir {os.path.join(runs_dir, study.name)}")
   if failed:

@@ -8,7 +8,6 @@ functions); std is the sample standard deviation (n - 1), blank for one seed.
 
 import csv
 import io
-import json
 import os
 
 import numpy as np
@@ -25,8 +24,12 @@ def collect(study, runs_dir):
   for run in sweep.plan(study, runs_dir):
     path = os.path.join(run.model_dir, sweep.RESULTS)
     if os.path.isfile(path):
-      with open(path) as handle:
-        found.setdefault(run.cell.name, []).append(json.load(handle))
+      results = sweep.read_record(path)
+      if not isinstance(results, dict) or not isinstance(
+          results.get("test"), dict):
+        raise ValueError(f"{path} holds no test metrics; delete that run's "
+                         "folder to rerun it")
+      found.setdefault(run.cell.name, []).append(results)
   return found
 
 

@@ -9,10 +9,13 @@ import os
 
 import pytest
 
+from experiments import run as run_lib
 from experiments import study as study_lib
 from experiments import sweep
+from experiments import table
 from research import config
 from research import flags as research_flags
+from tests import helpers
 
 STUDY_TEXT = '''
 STUDY = {
@@ -76,6 +79,52 @@ def planned(tmp_path):
   return study, runs_dir, sweep.plan(study, runs_dir)
 
 
+def test_finished_runs_of_the_study_are_reused(planned):
+  _, _, runs = planned
+  for run in runs:
+    _finish(run)
+  assert all(sweep.is_done(run) for run in runs)
+
+
+def test_a_finished_run_made_by_hand_is_refused_not_tabled(planned):
+  # e.g. a table's command run by hand with other flags into the runs folder:
+  # it has results.json and config.json but no command.json.
+  _, _, runs = planned
+  _finish(runs[0])
+  os.remove(os.path.join(runs[0].model_dir, "command.json"))
+  with pytest.raises(ValueError, match=(
+      f"^{runs[0].model_dir} holds a finished run but no command.json")):
+    sweep.is_done(runs[0])
+
+
+def test_a_run_whose_config_is_not_the_cells_is_refused(planned):
+  _, _, runs = planned
+  other = [f for f in runs[0].train_flags if not f.startswith("--epochs")]
+  _finish(runs[0], train_flags=[*other, "--epochs=1"])
+  with pytest.raises(ValueError, match=r"config.json records a run that "
+                     r"differs from the study's in --epochs; delete"):
+    sweep.is_done(runs[0])
+
+
+@pytest.mark.parametrize("record", ["results.json", "command.json"])
+def test_a_corrupt_run_record_is_named(planned, record):
+  study, runs_dir, runs = planned
+  for run in runs:
+    _finish(run)
+  path = os.path.join(runs[1].model_dir, record)
+  _write(path, '{"test": {"fine/accu')
+  with pytest.raises(ValueError, match=f"^{path} is not valid JSON"):
+    sweep.execute(runs, launch=lambda run: 0, report=lambda line: None)
+    table.rows(study, runs_dir)
+
+
+def test_results_without_test_metrics_are_named(planned):
+  study, runs_dir, runs = planned
+  _write(os.path.join(runs[0].model_dir, "results.json"), {"epochs": 2})
+  with pytest.raises(ValueError, match="results.json holds no test metrics"):
+    table.rows(study, runs_dir)
+
+
 @pytest.mark.parametrize("seeds, message", [
     ("[0, 1, 0]", r"seeds \[0\] repeated"),
     ('"012"', r"seeds is '012'; expected a list of distinct integers"),
@@ -98,3 +147,38 @@ def test_research_train_refuses_a_seed_numpy_cannot_take():
     flags(["train", "--seed=-1"])
   flags.unparse_flags()
   flags(["train", f"--seed={research_flags.MAX_SEED}"])
+
+
+class _Launcher:
+  """Writes results.json (and command.json is the runner's) unless the run is
+  in `failing`, whose launch exits 1 as a crashed research.train does."""
+
+  def __init__(self, failing=()):
+    self.failing = failing
+
+  def __call__(self, run):
+    if run.seed in self.failing:
+      return 1
+    _write(os.path.join(run.model_dir, "results.json"),
+           _results(0.5 + 0.1 * run.seed, 50.0))
+    return 0
+
+
+@pytest.fixture
+def runner(tmp_path, monkeypatch):
+  monkeypatch.setattr(run_lib, "RUNS_DIR", str(tmp_path / "runs"))
+  monkeypatch.setattr(run_lib, "RESULTS_DIR", str(tmp_path / "results"))
+  helpers.parsed_flags()
+  return _study(str(tmp_path))
+
+
+def test_runner_refuses_a_foreign_run_with_one_line(tmp_path, runner,
+                                                    monkeypatch):
+  monkeypatch.setattr(sweep, "launch_subprocess", _Launcher())
+  run_lib.main(["run", runner])
+  folder = tmp_path / "runs" / "opt" / "optimizer-sgd" / "seed1"
+  (folder / "command.json").unlink()
+  with pytest.raises(SystemExit) as stop:
+    run_lib.main(["run", runner])
+  assert stop.value.code.startswith(
+      f"error: {folder} holds a finished run but no command.json")
