@@ -59,9 +59,10 @@ def main(argv):
                                        study.changed_by_overrides, "the study")
   except ValueError as error:
     sys.exit(f"error: {error}")
-  # A trial's runs stay beside its table, apart from the committed study's.
-  runs_dir = (os.path.join(FLAGS.results_dir, "runs") if FLAGS.results_dir
-              else RUNS_DIR)
+  # A trial's runs stay beside its table, apart from the committed study's;
+  # absolute, as the training processes run from the repository root.
+  runs_dir = os.path.abspath(os.path.join(FLAGS.results_dir, "runs")
+                             if FLAGS.results_dir else RUNS_DIR)
   try:
     runs = sweep.plan(study, runs_dir)
     _, failed = sweep.execute(runs, launch=sweep.launch_subprocess,

@@ -4,9 +4,12 @@ Reference numbers are numpy over the results.json files the tests write.
 """
 
 import copy
+import csv
 import json
 import os
 
+from absl.testing import flagsaver
+import numpy as np
 import pytest
 
 from experiments import run as run_lib
@@ -125,6 +128,38 @@ def test_results_without_test_metrics_are_named(planned):
     table.rows(study, runs_dir)
 
 
+def test_a_seed_without_steps_per_second_leaves_the_others_in_the_table(
+    planned):
+  # A run killed after its last checkpoint and finished by a process that
+  # trained no step records steps_per_second null.
+  study, runs_dir, runs = planned
+  rates = {0: 100.0, 1: None, 2: 130.0}
+  for run in runs:
+    _finish(run, fine=0.4 + 0.1 * run.seed, rate=rates[run.seed])
+  _, rows = table.rows(study, runs_dir)
+  mean, std, count = rows[0]["timing"]["steps_per_second"]
+  assert (mean, std, count) == pytest.approx(
+      (np.mean([100.0, 130.0]), np.std([100.0, 130.0], ddof=1), 2))
+  text = table.markdown(study, runs_dir, "cmd")
+  fine = np.array([0.4, 0.5, 0.6])
+  assert (f"| adam | 3/3 | {fine.mean():.4f} ± {fine.std(ddof=1):.4f} | 3.0 "
+          f"± 0.0 | {mean:.1f} ± {std:.1f} (n=2) |") in text
+  assert "(n=k): the mean of the k seeds that recorded that value" in text
+  assert "test metrics of the final epoch's weights" in text
+  with open(table.write(study, runs_dir, runs_dir, "cmd")[1]) as handle:
+    csv_row = next(csv.DictReader(handle))
+  assert float(csv_row["steps_per_second_mean"]) == pytest.approx(115.0)
+
+
+def test_table_commands_name_the_runs_folder_they_describe(planned):
+  study, runs_dir, _ = planned
+  text = table.markdown(study, runs_dir, "cmd")
+  assert f"--model_dir={runs_dir}/opt/optimizer-adam/seed$SEED`" in text
+  committed = os.path.join(sweep.REPO_ROOT, "experiments", "runs")
+  assert ("--model_dir=experiments/runs/opt/optimizer-adam/seed$SEED`"
+          in table.markdown(study, committed, "cmd"))
+
+
 @pytest.mark.parametrize("seeds, message", [
     ("[0, 1, 0]", r"seeds \[0\] repeated"),
     ('"012"', r"seeds is '012'; expected a list of distinct integers"),
@@ -182,3 +217,17 @@ def test_runner_refuses_a_foreign_run_with_one_line(tmp_path, runner,
     run_lib.main(["run", runner])
   assert stop.value.code.startswith(
       f"error: {folder} holds a finished run but no command.json")
+
+
+def test_a_relative_results_dir_is_where_the_runs_land(tmp_path, runner,
+                                                        monkeypatch):
+  # The training processes run from the repository root, so a --results_dir
+  # relative to the runner's folder must reach them as an absolute path.
+  launched = []
+  monkeypatch.setattr(sweep, "launch_subprocess",
+                      lambda run: launched.append(run.model_dir) or 0)
+  monkeypatch.chdir(tmp_path)
+  with flagsaver.as_parsed(results_dir="trial"):
+    run_lib.main(["run", runner])
+  assert launched[0] == str(tmp_path / "trial" / "runs" / "opt" /
+                            "optimizer-adam" / "seed0")
