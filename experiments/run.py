@@ -7,7 +7,9 @@ experiments/results/<study>/table.md and table.csv from all the runs'
 results.json files. Interrupt it and run it again: only the missing runs
 run, and the table comes out the same. A finished run folder that is not the
 study's run, or a run record that is not valid JSON, stops it with one
-`error:` line naming the folder or file. Any research.train flag given here
+`error:` line naming the folder or file; when runs fail, the committed table
+is left as it was (a --results_dir table is written, its seeds column
+showing what finished). Any research.train flag given here
 (e.g. --epochs) overrides the study's base for every cell; a run whose flags
 change the study must name `--results_dir` for its table (it stops before
 anything runs otherwise), so the committed tables under experiments/results/,
@@ -67,6 +69,10 @@ def main(argv):
     runs = sweep.plan(study, runs_dir)
     _, failed = sweep.execute(runs, launch=sweep.launch_subprocess,
                               parallel=FLAGS.parallel)
+    if failed and os.path.abspath(tables_dir) == os.path.abspath(RESULTS_DIR):
+      sys.exit(f"error: {len(failed)} runs failed (see their train.log); "
+               "rerun to retry only those. The committed table in "
+               f"{os.path.join(tables_dir, study.name)} was left as it was.")
     table_flags = {**overrides, **({"results_dir": FLAGS.results_dir}
                                    if FLAGS.results_dir else {})}
     paths = table.write(study, runs_dir, tables_dir,
@@ -76,7 +82,8 @@ def main(argv):
   print(f"table: {paths[0]}\ncsv: {paths[1]}\n"
         f"compare runs: tensorboard --logdir {os.path.join(runs_dir, study.name)}")
   if failed:
-    raise SystemExit(f"{len(failed)} runs failed; rerun to retry only those")
+    sys.exit(f"error: {len(failed)} runs failed (see their train.log); rerun "
+             "to retry only those")
 
 
 if __name__ == "__main__":

@@ -207,6 +207,33 @@ def runner(tmp_path, monkeypatch):
   return _study(str(tmp_path))
 
 
+def test_failed_runs_leave_the_committed_table_as_it_was(
+    tmp_path, runner, monkeypatch, capsys):
+  committed = tmp_path / "results" / "opt"
+  committed.mkdir(parents=True)
+  (committed / "table.md").write_text("committed table\n")
+  monkeypatch.setattr(sweep, "launch_subprocess", _Launcher(failing=(2,)))
+  with pytest.raises(SystemExit) as stop:
+    run_lib.main(["run", runner])
+  assert str(stop.value.code).startswith("error: 2 runs failed")
+  assert f"committed table in {committed} was left as it was" in str(
+      stop.value.code)
+  assert (committed / "table.md").read_text() == "committed table\n"
+  assert not (committed / "table.csv").exists()
+  assert "table:" not in capsys.readouterr().out
+
+
+def test_failed_runs_of_a_trial_still_write_its_partial_table(
+    tmp_path, runner, monkeypatch):
+  trial = str(tmp_path / "trial")
+  monkeypatch.setattr(sweep, "launch_subprocess", _Launcher(failing=(2,)))
+  with flagsaver.as_parsed(results_dir=trial):
+    with pytest.raises(SystemExit, match="^error: 2 runs failed"):
+      run_lib.main(["run", runner])
+  with open(os.path.join(trial, "opt", "table.md")) as handle:
+    assert "| adam | 2/3 |" in handle.read()
+
+
 def test_runner_refuses_a_foreign_run_with_one_line(tmp_path, runner,
                                                     monkeypatch):
   monkeypatch.setattr(sweep, "launch_subprocess", _Launcher())
