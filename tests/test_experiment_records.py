@@ -5,12 +5,14 @@ Reference numbers are numpy over the results.json files the tests write.
 
 import copy
 import csv
+import glob
 import json
 import os
 
 from absl.testing import flagsaver
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from experiments import run as run_lib
 from experiments import study as study_lib
@@ -18,6 +20,7 @@ from experiments import sweep
 from experiments import table
 from research import config
 from research import flags as research_flags
+from research import training
 from tests import helpers
 
 STUDY_TEXT = '''
@@ -258,3 +261,37 @@ def test_a_relative_results_dir_is_where_the_runs_land(tmp_path, runner,
     run_lib.main(["run", runner])
   assert launched[0] == str(tmp_path / "trial" / "runs" / "opt" /
                             "optimizer-adam" / "seed0")
+
+
+def _scalars(folder):
+  """{tag: {step: value}} of the TensorBoard scalars in `folder`."""
+  found = {}
+  for path in glob.glob(os.path.join(folder, "events.out.tfevents.*")):
+    for event in tf.compat.v1.train.summary_iterator(path):
+      for value in event.summary.value:
+        found.setdefault(value.tag, {})[event.step] = float(
+            tf.make_ndarray(value.tensor))
+  return found
+
+
+def test_tensorboard_scalars_are_the_results_of_the_same_weights(tmp_path):
+  # README: the last validation/ point (step epochs - 1) and the test/ point
+  # (step epochs) come from the final weights, as results.json does.
+  cfg = config.Config().replace(
+      data={"synthetic_train_size": 64, "synthetic_feature_dim": 4},
+      model={"width": 4}, train={"epochs": 2, "batch_size": 32},
+      runtime={"verbose": 0})
+  model_dir = str(tmp_path / "run")
+  training.run(cfg, model_dir)
+  with open(os.path.join(model_dir, "results.json")) as handle:
+    results = json.load(handle)
+  validation = _scalars(os.path.join(model_dir, "validation"))
+  test = _scalars(os.path.join(model_dir, "test"))
+  assert set(validation) == set(results["validation"])
+  assert {tag: steps[1] for tag, steps in validation.items()} == (
+      pytest.approx(results["validation"], abs=1e-6))
+  assert {tag: steps for tag, steps in test.items()} == {
+      tag: {2: pytest.approx(value, abs=1e-6)}
+      for tag, value in results["test"].items()}
+  train = _scalars(os.path.join(model_dir, "train"))
+  assert all(sorted(train[tag]) == [0, 1] for tag in results["validation"])
