@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from experiments import readme_tables
 from experiments import run as run_lib
 from experiments import study as study_lib
 from experiments import sweep
@@ -295,3 +296,20 @@ def test_tensorboard_scalars_are_the_results_of_the_same_weights(tmp_path):
       for tag, value in results["test"].items()}
   train = _scalars(os.path.join(model_dir, "train"))
   assert all(sorted(train[tag]) == [0, 1] for tag in results["validation"])
+
+
+@pytest.mark.parametrize("table_text, message", [
+    (None, r"README names the table .*heads/table.md, which does not exist"),
+    ("# Study\n\nno table yet\n", r".*heads/table.md holds no markdown table"),
+])
+def test_readme_tables_stop_before_touching_readme(tmp_path, table_text,
+                                                   message):
+  readme = ("intro\n<!-- table: heads/table.md -->\n| 1 |\n"
+            "<!-- end table -->\n")
+  (tmp_path / "README.md").write_text(readme)
+  if table_text is not None:
+    (tmp_path / "heads").mkdir()
+    (tmp_path / "heads" / "table.md").write_text(table_text)
+  with pytest.raises(SystemExit, match=f"^error: {message}"):
+    readme_tables.main(str(tmp_path))
+  assert (tmp_path / "README.md").read_text() == readme
