@@ -273,8 +273,8 @@ _in_tool_group("experiments", flags.DEFINE_string, "results_dir", None,
                "and results.md (default experiments/results/fashion_mnist); "
                "experiments.run: folder for <study>/table.md and table.csv "
                "(default experiments/results). The defaults hold the "
-               "committed results: required when the flags change the recipe "
-               "or the study.")
+               "committed results: another folder is required when the "
+               "flags change the recipe or the study.")
 _in_tool_group("experiments", flags.DEFINE_string, "note", "",
                "experiments.recipes.fashion_mnist: recorded with the results "
                "(e.g. what a trial changed).")

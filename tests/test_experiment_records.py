@@ -313,3 +313,18 @@ def test_readme_tables_stop_before_touching_readme(tmp_path, table_text,
   with pytest.raises(SystemExit, match=f"^error: {message}"):
     readme_tables.main(str(tmp_path))
   assert (tmp_path / "README.md").read_text() == readme
+
+
+def test_results_dir_naming_the_committed_folder_does_not_bypass_it(
+    tmp_path, runner, monkeypatch):
+  monkeypatch.setattr(sweep, "launch_subprocess", _Launcher())
+  committed = tmp_path / "results" / "opt"
+  committed.mkdir(parents=True)
+  (committed / "table.md").write_text("committed table\n")
+  with flagsaver.as_parsed(epochs="3", results_dir=str(tmp_path / "results")):
+    with pytest.raises(SystemExit, match=(
+        r"^error: this run changes the study \(--epochs\); --results_dir=.*"
+        r"results is the committed folder; give another$")):
+      run_lib.main(["run", runner])
+  assert (committed / "table.md").read_text() == "committed table\n"
+  assert not (tmp_path / "results" / "runs").exists()
