@@ -6,8 +6,8 @@ non-loss entry of results["test"] (losses are not comparable across loss
 functions), scored with each run's final-epoch weights (not its best
 checkpoint); std is the sample standard deviation (n - 1), blank for one
 seed. A value that fewer of a row's seeds recorded (e.g. steps/s of a run
-whose last process trained no step) is the mean of those that did, marked
-"(n=k)" in table.md.
+whose last, resumed process had one epoch or none left) is the mean of those
+that did, marked "(n=k)" in table.md.
 """
 
 import csv

@@ -122,7 +122,11 @@ class EpochScalars(keras.callbacks.Callback):
 
 class Throughput(keras.callbacks.Callback):
   """Measures training steps per second, leaving out the first epoch this
-  process runs (it traces and compiles the step), unless it is the only one.
+  process runs (it traces and compiles the step). A run of one epoch is
+  timed on it, so all seeds of a one-epoch study are alike; a resumed
+  process with one epoch left times nothing (steps_per_second None) rather
+  than report a rate that includes compiling beside its seeds' rates that
+  do not.
 
   Counts steps from the batch indices Keras passes, not from the number of
   callbacks, so it stays right with steps_per_execution > 1.
@@ -155,7 +159,8 @@ class Throughput(keras.callbacks.Callback):
 
   def on_epoch_end(self, epoch, logs=None):
     epochs_run_here = self.params.get("epochs", 1) - self._first_epoch
-    if epoch == self._first_epoch and epochs_run_here > 1:
+    resumed = self._first_epoch > 0
+    if epoch == self._first_epoch and (epochs_run_here > 1 or resumed):
       return
     self.steps += self._epoch_steps
     self.seconds += self._last - self._start
