@@ -59,6 +59,12 @@ def main(argv):
     study = study_lib.load(argv[1], overrides)
     tables_dir = committed.results_dir(FLAGS.results_dir, RESULTS_DIR,
                                        study.changed_by_overrides, "the study")
+    if study_lib.shadows_shipped(study) and (
+        os.path.abspath(tables_dir) == os.path.abspath(RESULTS_DIR)):
+      raise ValueError(
+          f"{study.path} is not the shipped study {study.name} but has its "
+          "name; give --results_dir (another than the committed "
+          f"{RESULTS_DIR}) or rename the file")
   except ValueError as error:
     sys.exit(f"error: {error}")
   # A trial's runs stay beside its table, apart from the committed study's;

@@ -107,6 +107,14 @@ def load(name_or_path, overrides=None):
       if _changes(raw["base"], name, value)))
 
 
+def shadows_shipped(study):
+  """True if `study` is a file elsewhere that has a shipped study's name (its
+  table and runs would land in that study's committed folders)."""
+  shipped = os.path.join(STUDIES_DIR, f"{study.name}.py")
+  return (study.name in available() and
+          os.path.realpath(study.path) != os.path.realpath(shipped))
+
+
 def _check_seeds(path, seeds):
   """Seeds are distinct integers in --seed's range: a repeated seed would run
   one folder twice and count it twice in the table."""

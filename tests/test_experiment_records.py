@@ -328,3 +328,26 @@ def test_results_dir_naming_the_committed_folder_does_not_bypass_it(
       run_lib.main(["run", runner])
   assert (committed / "table.md").read_text() == "committed table\n"
   assert not (tmp_path / "results" / "runs").exists()
+
+
+def test_a_study_file_named_like_a_shipped_study_keeps_off_its_table(
+    tmp_path, monkeypatch):
+  monkeypatch.setattr(run_lib, "RUNS_DIR", str(tmp_path / "runs"))
+  monkeypatch.setattr(run_lib, "RESULTS_DIR", str(tmp_path / "results"))
+  monkeypatch.setattr(sweep, "launch_subprocess", _Launcher())
+  helpers.parsed_flags()
+  folder = tmp_path / "mine"
+  folder.mkdir()
+  path = str(folder / "heads.py")  # not experiments/studies/heads.py
+  with open(path, "w") as handle:
+    handle.write(STUDY_TEXT)
+  with pytest.raises(SystemExit, match=(
+      f"^error: {path} is not the shipped study heads but has its name; "
+      "give --results_dir")):
+    run_lib.main(["run", path])
+  assert not (tmp_path / "results").exists()
+  assert not (tmp_path / "runs").exists()
+  with flagsaver.as_parsed(results_dir=str(tmp_path / "trial")):
+    run_lib.main(["run", path])
+  assert (tmp_path / "trial" / "heads" / "table.md").is_file()
+  assert study_lib.shadows_shipped(study_lib.load("heads")) is False
