@@ -1,5 +1,7 @@
 """Where a results-writing tool may write: committed results stay committed."""
 
+import os
+
 
 def results_dir(given, committed_dir, changed_flags, what):
   """`given`, else `committed_dir` when no flag changed `what`.
@@ -14,10 +16,16 @@ def results_dir(given, committed_dir, changed_flags, what):
     what: what the flags change, for the message ("the recipe").
 
   Raises:
-    ValueError naming the changed flags when some changed and none was given.
+    ValueError naming the changed flags when some changed and no other
+    folder than `committed_dir` was given.
   """
-  if given or not changed_flags:
+  if not changed_flags:
     return given or committed_dir
   flags = ", ".join(f"--{name}" for name in changed_flags)
-  raise ValueError(f"this run changes {what} ({flags}); give --results_dir "
-                   f"so it does not overwrite the committed {committed_dir}")
+  if not given:
+    raise ValueError(f"this run changes {what} ({flags}); give --results_dir "
+                     f"so it does not overwrite the committed {committed_dir}")
+  if os.path.abspath(given) == os.path.abspath(committed_dir):
+    raise ValueError(f"this run changes {what} ({flags}); --results_dir="
+                     f"{given} is the committed folder; give another")
+  return given

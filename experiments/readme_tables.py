@@ -16,9 +16,18 @@ BLOCK = re.compile(r"(<!-- table: (\S+) -->\n)(.*?)(<!-- end table -->)",
 
 
 def table_lines(path):
-  """The markdown table of a generated table.md, as one string."""
+  """The markdown table of a generated table.md, as one string.
+
+  Raises:
+    ValueError naming `path` if it is missing or holds no table.
+  """
+  if not os.path.isfile(path):
+    raise ValueError(f"README names the table {path}, which does not exist")
   with open(path) as handle:
-    return "".join(line for line in handle if line.startswith("|"))
+    lines = "".join(line for line in handle if line.startswith("|"))
+  if not lines:
+    raise ValueError(f"{path} holds no markdown table")
+  return lines
 
 
 def synced(readme_text, root=ROOT):
@@ -30,12 +39,20 @@ def synced(readme_text, root=ROOT):
       readme_text)
 
 
-def main():
-  path = os.path.join(ROOT, "README.md")
+def main(root=ROOT):
+  """Rewrites <root>/README.md; a missing or empty table file stops it with
+  one error line before README is touched."""
+  path = os.path.join(root, "README.md")
   with open(path) as handle:
     text = handle.read()
-  with open(path, "w") as handle:
-    handle.write(synced(text))
+  try:
+    text = synced(text, root)
+  except ValueError as error:
+    sys.exit(f"error: {error}")
+  temporary = path + ".partial"
+  with open(temporary, "w") as handle:
+    handle.write(text)
+  os.replace(temporary, path)  # README stays whole if the write fails
 
 
 if __name__ == "__main__":

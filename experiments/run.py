@@ -5,7 +5,11 @@ results.json yet as a `research.train` process under experiments/runs/<study>/
 (`<results_dir>/runs/<study>/` with `--results_dir`), then writes
 experiments/results/<study>/table.md and table.csv from all the runs'
 results.json files. Interrupt it and run it again: only the missing runs
-run, and the table comes out the same. Any research.train flag given here
+run, and the table comes out the same. A finished run folder that is not the
+study's run, or a run record that is not valid JSON, stops it with one
+`error:` line naming the folder or file; when runs fail, the committed table
+is left as it was (a --results_dir table is written, its seeds column
+showing what finished). Any research.train flag given here
 (e.g. --epochs) overrides the study's base for every cell; a run whose flags
 change the study must name `--results_dir` for its table (it stops before
 anything runs otherwise), so the committed tables under experiments/results/,
@@ -55,22 +59,37 @@ def main(argv):
     study = study_lib.load(argv[1], overrides)
     tables_dir = committed.results_dir(FLAGS.results_dir, RESULTS_DIR,
                                        study.changed_by_overrides, "the study")
+    if study_lib.shadows_shipped(study) and (
+        os.path.abspath(tables_dir) == os.path.abspath(RESULTS_DIR)):
+      raise ValueError(
+          f"{study.path} is not the shipped study {study.name} but has its "
+          "name; give --results_dir (another than the committed "
+          f"{RESULTS_DIR}) or rename the file")
   except ValueError as error:
     sys.exit(f"error: {error}")
-  # A trial's runs stay beside its table, apart from the committed study's.
-  runs_dir = (os.path.join(FLAGS.results_dir, "runs") if FLAGS.results_dir
-              else RUNS_DIR)
-  runs = sweep.plan(study, runs_dir)
-  _, failed = sweep.execute(runs, launch=sweep.launch_subprocess,
-                            parallel=FLAGS.parallel)
-  table_flags = {**overrides, **({"results_dir": FLAGS.results_dir}
-                                 if FLAGS.results_dir else {})}
-  paths = table.write(study, runs_dir, tables_dir,
-                      runner_command(argv[1], table_flags))
+  # A trial's runs stay beside its table, apart from the committed study's;
+  # absolute, as the training processes run from the repository root.
+  runs_dir = os.path.abspath(os.path.join(FLAGS.results_dir, "runs")
+                             if FLAGS.results_dir else RUNS_DIR)
+  try:
+    runs = sweep.plan(study, runs_dir)
+    _, failed = sweep.execute(runs, launch=sweep.launch_subprocess,
+                              parallel=FLAGS.parallel)
+    if failed and os.path.abspath(tables_dir) == os.path.abspath(RESULTS_DIR):
+      sys.exit(f"error: {len(failed)} runs failed (see their train.log); "
+               "rerun to retry only those. The committed table in "
+               f"{os.path.join(tables_dir, study.name)} was left as it was.")
+    table_flags = {**overrides, **({"results_dir": FLAGS.results_dir}
+                                   if FLAGS.results_dir else {})}
+    paths = table.write(study, runs_dir, tables_dir,
+                        runner_command(argv[1], table_flags))
+  except ValueError as error:  # a run folder that is not the study's run
+    sys.exit(f"error: {error}")
   print(f"table: {paths[0]}\ncsv: {paths[1]}\n"
         f"compare runs: tensorboard --logdir {os.path.join(runs_dir, study.name)}")
   if failed:
-    raise SystemExit(f"{len(failed)} runs failed; rerun to retry only those")
+    sys.exit(f"error: {len(failed)} runs failed (see their train.log); rerun "
+             "to retry only those")
 
 
 if __name__ == "__main__":

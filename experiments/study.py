@@ -85,8 +85,7 @@ def load(name_or_path, overrides=None):
   if unknown or missing:
     raise ValueError(f"{path}: STUDY keys {sorted(unknown)} unknown, "
                      f"{sorted(missing)} missing; expected {sorted(_KEYS)}")
-  if not raw["seeds"]:
-    raise ValueError(f"{path}: seeds is empty; expected a list like [0, 1, 2]")
+  _check_seeds(path, raw["seeds"])
   grid = _grid_cells(path, raw["grid"])
   axes = tuple(dict.fromkeys(name for cell in grid for name in cell))
   clashes = set(overrides or {}) & set(axes)
@@ -101,11 +100,36 @@ def load(name_or_path, overrides=None):
   name = os.path.splitext(os.path.basename(path))[0]
   study = Study(name=name, path=path, description=raw.get("description", ""),
                 base=base, axes=axes, cells=cells,
-                seeds=tuple(int(s) for s in raw["seeds"]))
+                seeds=tuple(raw["seeds"]))
   validate(study)  # first: _changes parses the values it checked
   return dataclasses.replace(study, changed_by_overrides=tuple(
       name for name, value in (overrides or {}).items()
       if _changes(raw["base"], name, value)))
+
+
+def shadows_shipped(study):
+  """True if `study` is a file elsewhere that has a shipped study's name (its
+  table and runs would land in that study's committed folders)."""
+  shipped = os.path.join(STUDIES_DIR, f"{study.name}.py")
+  return (study.name in available() and
+          os.path.realpath(study.path) != os.path.realpath(shipped))
+
+
+def _check_seeds(path, seeds):
+  """Seeds are distinct integers in --seed's range: a repeated seed would run
+  one folder twice and count it twice in the table."""
+  expected = "expected a list of distinct integers like [0, 1, 2]"
+  if not isinstance(seeds, (list, tuple)) or not seeds:
+    raise ValueError(f"{path}: seeds is {seeds!r}; {expected}")
+  for seed in seeds:
+    if isinstance(seed, bool) or not isinstance(seed, int):
+      raise ValueError(f"{path}: seed {seed!r} is not an integer; {expected}")
+    if not 0 <= seed <= research_flags.MAX_SEED:
+      raise ValueError(f"{path}: seed {seed} is outside 0..."
+                       f"{research_flags.MAX_SEED}")
+  repeated = sorted({seed for seed in seeds if seeds.count(seed) > 1})
+  if repeated:
+    raise ValueError(f"{path}: seeds {repeated} repeated; {expected}")
 
 
 def _read(name_or_path):

@@ -2,22 +2,28 @@
 
 A run is one `python -m research.train` process with
 `--model_dir=<runs_dir>/<study>/<cell>/seed<k>`. Before it starts, the runner
-writes `command.json` there; a later sweep that finds results.json but a
-different command refuses to reuse it (the study changed under the run) rather
-than mixing two experiments in one table.
+writes `command.json` there. A later sweep reuses a finished run (results.json)
+only if it is the run the study asks for: its command.json holds the same
+command and its config.json the same configuration. Anything else (no
+command.json, as for a run made by hand; another command; another
+configuration) is refused rather than mixed into the table.
 """
 
 import concurrent.futures
+import copy
 import dataclasses
 import os
 import subprocess
 import sys
 
+from research import config
+from research import flags as research_flags
 from research import summaries
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESULTS = "results.json"
 COMMAND = "command.json"
+CONFIG = "config.json"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,19 +46,47 @@ def run_dir(runs_dir, study_name, cell_name, seed):
   return os.path.join(runs_dir, study_name, cell_name, f"seed{seed}")
 
 
+def read_record(path):
+  """A JSON record of a run; ValueError naming `path` if it is not JSON."""
+  try:
+    return summaries.read_json(path)
+  except (ValueError, UnicodeDecodeError) as error:
+    raise ValueError(f"{path} is not valid JSON ({error}); delete that run's "
+                     "folder to rerun it") from None
+
+
 def is_done(run):
-  """True if the run finished; raises if it finished under another command."""
+  """True if the run finished; raises ValueError if what finished in its
+  folder is not this run (see the module docstring)."""
   if not os.path.isfile(os.path.join(run.model_dir, RESULTS)):
     return False
+  refusal = (f"; delete {run.model_dir} (or the study's runs) to rerun it "
+             "rather than mix it into the table")
   command_path = os.path.join(run.model_dir, COMMAND)
-  if os.path.isfile(command_path):
-    recorded = summaries.read_json(command_path)["train_flags"]
-    if recorded != list(run.train_flags):
-      raise ValueError(
-          f"{run.model_dir} holds a run made with {recorded}, but the study "
-          f"now asks for {list(run.train_flags)}; delete that folder (or the "
-          "study's runs) to rerun it")
+  if not os.path.isfile(command_path):
+    raise ValueError(f"{run.model_dir} holds a finished run but no {COMMAND}, "
+                     "so this runner did not make it" + refusal)
+  recorded = read_record(command_path).get("train_flags")
+  if recorded != list(run.train_flags):
+    raise ValueError(
+        f"{run.model_dir} holds a run made with {recorded}, but the study "
+        f"now asks for {list(run.train_flags)}" + refusal)
+  config_path = os.path.join(run.model_dir, CONFIG)
+  if os.path.isfile(config_path):
+    differing = summaries.differences_from_recorded(
+        config_path, expected_config(run.train_flags))
+    if differing:
+      raise ValueError(f"{config_path} records a run that differs from the "
+                       f"study's ({'; '.join(differing)})" + refusal)
   return True
+
+
+def expected_config(train_flags):
+  """The config dict `research.train` builds from `train_flags`."""
+  parser = copy.deepcopy(research_flags.FLAGS)
+  parser.unparse_flags()  # defaults, not this process's flag values
+  parser(["train", *train_flags])
+  return config.from_flags(parser, research_flags.GROUPS).as_dict()
 
 
 def train_command(run):

@@ -3,7 +3,11 @@
 Numbers come only from the runs' results.json files (never typed in), so a
 table can always be regenerated from the runs. Test metrics are every
 non-loss entry of results["test"] (losses are not comparable across loss
-functions); std is the sample standard deviation (n - 1), blank for one seed.
+functions), scored with each run's final-epoch weights (not its best
+checkpoint); std is the sample standard deviation (n - 1), blank for one
+seed. A value that fewer of a row's seeds recorded (e.g. steps/s of a run
+whose last, resumed process had one epoch or none left) is the mean of those
+that did, marked "(n=k)" in table.md.
 """
 
 import csv
@@ -25,7 +29,12 @@ def collect(study, runs_dir):
   for run in sweep.plan(study, runs_dir):
     path = os.path.join(run.model_dir, sweep.RESULTS)
     if os.path.isfile(path):
-      found.setdefault(run.cell.name, []).append(summaries.read_json(path))
+      results = sweep.read_record(path)
+      if not isinstance(results, dict) or not isinstance(
+          results.get("test"), dict):
+        raise ValueError(f"{path} holds no test metrics; delete that run's "
+                         "folder to rerun it")
+      found.setdefault(run.cell.name, []).append(results)
   return found
 
 
@@ -41,62 +50,81 @@ def metric_names(found):
 
 
 def mean_std(values):
-  """(mean, sample std) of the values; std is nan for fewer than two."""
-  values = np.asarray(values, np.float64)
+  """(mean, sample std, count) of the values that are not None; std is nan
+  for fewer than two."""
+  values = np.asarray([v for v in values if v is not None], np.float64)
   if not len(values):
-    return float("nan"), float("nan")
+    return float("nan"), float("nan"), 0
   std = values.std(ddof=1) if len(values) > 1 else float("nan")
-  return float(values.mean()), float(std)
+  return float(values.mean()), float(std), len(values)
 
 
 def rows(study, runs_dir):
-  """One dict per cell: settings, seeds done, (mean, std) per metric, command."""
+  """One dict per cell: settings, seeds done, (mean, std, n) per metric and
+  timing, command."""
   found = collect(study, runs_dir)
   metrics = metric_names(found)
   table = []
   for cell in study.cells:
     results = found.get(cell.name, [])
     row = {"settings": cell.settings, "seeds": len(results),
-           "command": command_text(study, cell)}
-    row["metrics"] = {m: mean_std([r["test"][m] for r in results
-                                   if m in r["test"]]) for m in metrics}
-    row["timing"] = {key: mean_std([r[key] for r in results if key in r])
+           "command": command_text(study, cell, runs_dir)}
+    row["metrics"] = {m: mean_std([r["test"].get(m) for r in results])
+                      for m in metrics}
+    row["timing"] = {key: mean_std([r.get(key) for r in results])
                      for key, _ in _TIMING}
     table.append(row)
   return metrics, table
 
 
-def command_text(study, cell):
-  """The research.train command of a cell, with $SEED for the seed."""
+def command_text(study, cell, runs_dir):
+  """The research.train command of a cell's runs in `runs_dir`, with $SEED
+  for the seed (run from the repository root, as the runner does)."""
   flags = study.train_flags(cell, "$SEED")
-  model_dir = sweep.run_dir("experiments/runs", study.name, cell.name, "$SEED")
+  model_dir = sweep.run_dir(display_path(runs_dir), study.name, cell.name,
+                            "$SEED")
   return " ".join(["python -m research.train", *flags,
                    f"--model_dir={model_dir}"])
 
 
-def _cell(mean, std, digits):
-  if np.isnan(mean):
+def display_path(path):
+  """`path` relative to the repository root if inside it, else absolute."""
+  path = os.path.abspath(path)
+  relative = os.path.relpath(path, sweep.REPO_ROOT)
+  return path if relative.startswith(os.pardir) else relative
+
+
+def _cell(mean, std, count, seeds, digits):
+  if not count:
     return "—"
-  if np.isnan(std):
-    return f"{mean:.{digits}f}"
-  return f"{mean:.{digits}f} ± {std:.{digits}f}"
+  text = (f"{mean:.{digits}f}" if np.isnan(std)
+          else f"{mean:.{digits}f} ± {std:.{digits}f}")
+  return text + (f" (n={count})" if count < seeds else "")
 
 
 def markdown(study, runs_dir, runner_command):
   """The table.md text of a study."""
   metrics, table = rows(study, runs_dir)
   seeds = ", ".join(str(s) for s in study.seeds)
+  partial = any(0 < count < row["seeds"] for row in table
+                for _, _, count in [*row["metrics"].values(),
+                                    *row["timing"].values()])
   lines = [f"# Study `{study.name}`", "", study.description, "",
            f"Made by `{runner_command}` from the runs' results.json files "
-           f"(seeds {seeds}); test metrics as mean ± sample std over seeds.",
+           f"(seeds {seeds}); test metrics of the final epoch's weights as "
+           "mean ± sample std over seeds." +
+           (" (n=k): the mean of the k seeds that recorded that value."
+            if partial else ""),
            "", "| " + " | ".join([*study.axes, "seeds", *metrics,
                                   *(label for _, label in _TIMING)]) + " |",
            "|" + "---|" * (len(study.axes) + 1 + len(metrics) + len(_TIMING))]
   for row in table:
     cells = [str(row["settings"][axis]) for axis in study.axes]
     cells.append(f"{row['seeds']}/{len(study.seeds)}")
-    cells += [_cell(*row["metrics"][m], digits=4) for m in metrics]
-    cells += [_cell(*row["timing"][key], digits=1) for key, _ in _TIMING]
+    cells += [_cell(*row["metrics"][m], row["seeds"], digits=4)
+              for m in metrics]
+    cells += [_cell(*row["timing"][key], row["seeds"], digits=1)
+              for key, _ in _TIMING]
     lines.append("| " + " | ".join(cells) + " |")
   lines += ["", "## Commands (one per seed)", ""]
   lines += [f"- `{row['command']}`" for row in table]
@@ -116,7 +144,7 @@ def csv_text(study, runs_dir):
     values = {**row["metrics"], **row["timing"]}
     writer.writerow([*(row["settings"][axis] for axis in study.axes),
                      row["seeds"],
-                     *(_number(v) for m in measured for v in values[m]),
+                     *(_number(v) for m in measured for v in values[m][:2]),
                      row["command"]])
   return output.getvalue()
 

@@ -195,8 +195,11 @@ _in_group("optim", flags.DEFINE_float, "lookahead_step_size", 0.5,
 _in_group("train", flags.DEFINE_integer, "epochs", 10, "Training epochs.")
 _in_group("train", flags.DEFINE_integer, "batch_size", 64,
           "Global batch size (split across replicas).")
+MAX_SEED = 2**32 - 1  # numpy's and keras.utils.set_random_seed's limit
 _in_group("train", flags.DEFINE_integer, "seed", 0,
-          "Seed for data generation, shuffling and initialisation.")
+          "Seed (0 to 2**32-1) of initialisation, data order and augmentation, "
+          "the carved validation split and the synthetic samples (train, "
+          "validation and test alike).")
 
 # ---- runtime
 _in_group("runtime", flags.DEFINE_enum, "strategy", "default",
@@ -279,8 +282,8 @@ _in_tool_group("experiments", flags.DEFINE_string, "results_dir", None,
                "and results.md (default experiments/results/fashion_mnist); "
                "experiments.run: folder for <study>/table.md and table.csv "
                "(default experiments/results). The defaults hold the "
-               "committed results: required when the flags change the recipe "
-               "or the study.")
+               "committed results: another folder is required when the "
+               "flags change the recipe or the study.")
 _in_tool_group("experiments", flags.DEFINE_string, "note", "",
                "experiments.recipes.fashion_mnist: recorded with the results "
                "(e.g. what a trial changed).")
@@ -344,6 +347,8 @@ flags.register_validator(
     "batch_size", lambda v: v > 0, "expected a positive integer")
 flags.register_validator(
     "epochs", lambda v: v > 0, "expected a positive integer")
+flags.register_validator(
+    "seed", lambda v: 0 <= v <= MAX_SEED, "expected an integer in [0, 2**32-1]")
 flags.register_validator(
     "learning_rate", lambda v: v > 0, "expected a positive number")
 flags.register_validator(

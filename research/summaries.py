@@ -65,21 +65,33 @@ def claim_model_dir(model_dir, config_dict):
   """
   path = os.path.join(model_dir, "config.json")
   if os.path.exists(path):
-    recorded = run_identity(_recorded_config(path))
-    current = run_identity(_as_json(config_dict))
-    if recorded != current:
+    differences = differences_from_recorded(path, config_dict)
+    if differences:
       raise ValueError(
           f"{path} records a different configuration "
-          f"({'; '.join(_differences(recorded, current))}); use a new "
+          f"({'; '.join(differences)}); use a new "
           "--model_dir (or the same flags to resume that run)")
   write_json(path, config_dict)
 
 
-def _recorded_config(path):
-  """The config dict in `path`. A field it lacks was recorded before the
-  field existed and reads as its default: what the older code did."""
-  with open(path, encoding="utf-8") as handle:
-    return _as_json(config_lib.Config.from_json(handle.read()).as_dict())
+def differences_from_recorded(path, config_dict):
+  """["--flag: 'old' recorded, 'new' now", ...] for every field that defines
+  results (see `run_identity`) and differs between the config.json at `path`
+  and `config_dict`.
+
+  A field the recorded config lacks was recorded before the field existed
+  and reads as its default: what the older code did.
+
+  Raises:
+    ValueError naming `path` if it is not a config.json.
+  """
+  try:
+    with open(path, encoding="utf-8") as handle:
+      recorded = config_lib.Config.from_json(handle.read()).as_dict()
+  except (ValueError, TypeError, UnicodeDecodeError) as error:
+    raise ValueError(f"{path} is not a run's config.json ({error})") from None
+  return _differences(run_identity(_as_json(recorded)),
+                      run_identity(_as_json(config_dict)))
 
 
 def _as_json(config_dict):
@@ -136,7 +148,11 @@ class EpochScalars(keras.callbacks.Callback):
 
 class Throughput(keras.callbacks.Callback):
   """Measures training steps per second, leaving out the first epoch this
-  process runs (it traces and compiles the step), unless it is the only one.
+  process runs (it traces and compiles the step). A run of one epoch is
+  timed on it, so all seeds of a one-epoch study are alike; a resumed
+  process with one epoch left times nothing (steps_per_second None) rather
+  than report a rate that includes compiling beside its seeds' rates that
+  do not.
 
   Counts steps from the batch indices Keras passes, not from the number of
   callbacks, so it stays right with steps_per_execution > 1.
@@ -169,7 +185,8 @@ class Throughput(keras.callbacks.Callback):
 
   def on_epoch_end(self, epoch, logs=None):
     epochs_run_here = self.params.get("epochs", 1) - self._first_epoch
-    if epoch == self._first_epoch and epochs_run_here > 1:
+    resumed = self._first_epoch > 0
+    if epoch == self._first_epoch and (epochs_run_here > 1 or resumed):
       return
     self.steps += self._epoch_steps
     self.seconds += self._last - self._start

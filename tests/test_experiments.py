@@ -58,11 +58,12 @@ def test_table_is_regenerated_from_fixture_results(tmp_path):
   sgd = "| sgd | 1/2 | 0.6000 | 0.3000 | 0.2000 | 11.0 | 90.0 |"
   command = ("python -m research.train --epochs=2 --synthetic_train_size=64 "
              "--optimizer={} --seed=$SEED "
-             "--model_dir=experiments/runs/opt/optimizer-{}/seed$SEED")
+             f"--model_dir={runs_dir}/opt/optimizer-{{}}/seed$SEED")
   expected = "\n".join([
       "# Study `opt`", "", "Adam against SGD.", "",
       "Made by `python -m experiments.run opt` from the runs' results.json "
-      "files (seeds 0, 1); test metrics as mean ± sample std over seeds.", "",
+      "files (seeds 0, 1); test metrics of the final epoch's weights as "
+      "mean ± sample std over seeds.", "",
       "| optimizer | seeds | coarse/accuracy | fine/accuracy | "
       "joint/exact_match | wall s | steps/s |",
       "|---|---|---|---|---|---|---|", adam, sgd, "",
@@ -130,7 +131,9 @@ def test_interrupted_sweep_reruns_only_missing_runs_and_same_table(tmp_path):
   all_runs = [r.model_dir for r in sweep.plan(study, runs_dir)]
   assert len(all_runs) == 4
   assert restarted.ran == [d for d in all_runs if d not in dying.ran]
-  assert resumed == uninterrupted
+  # The same table, but for the runs folder its commands name.
+  assert resumed == tuple(text.replace(str(tmp_path / "a"), runs_dir)
+                          for text in uninterrupted)
   again = FakeLauncher()
   _sweep(study, runs_dir, str(tmp_path / "rb"), again)
   assert again.ran == []

@@ -166,6 +166,14 @@ def test_a_run_recorded_before_a_field_existed_resumes_at_its_default(
         optim={"lookahead_step_size": 0.25}).as_dict())
 
 
+def test_a_corrupt_config_json_is_named_and_left_intact(tmp_path):
+  (tmp_path / "config.json").write_text('{"train": {"epochs": 3')
+  with pytest.raises(ValueError, match=re.escape(
+      f"{tmp_path / 'config.json'} is not a run's config.json")):
+    summaries.claim_model_dir(str(tmp_path), config.Config().as_dict())
+  assert (tmp_path / "config.json").read_text() == '{"train": {"epochs": 3'
+
+
 def _mapping_file(folder, text):
   path = folder / "map.txt"
   path.write_text(text)
