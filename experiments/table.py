@@ -17,7 +17,6 @@ import os
 import numpy as np
 
 from experiments import sweep
-from research import summaries
 
 _HEAD_ORDER = ("coarse", "fine", "joint")
 _TIMING = (("wall_seconds", "wall s"), ("steps_per_second", "steps/s"))
