@@ -16,6 +16,7 @@ from research import guards
 from research import loss_weights
 from research import model as model_lib
 from research import optim
+from research import provenance
 from research import runtime
 from research import schedules
 from research import strategies
@@ -164,6 +165,7 @@ def run(cfg, model_dir, strategy=None):
       "steps_per_second": throughput.steps_per_second,
       "wall_seconds": state.wall_seconds(),
       "num_replicas": strategy.num_replicas_in_sync,
+      "code_version": provenance.code_version(),
       "hierarchy": {"strict": hierarchy.strict,
                     "fine_under_several_coarse":
                         hierarchy.fine_under_several_coarse},

@@ -13,6 +13,7 @@ import tensorflow as tf
 from tensorboard.backend.event_processing import event_accumulator
 
 from research import config
+from research import provenance
 from research import summaries
 from research import train
 from research import training
@@ -59,6 +60,7 @@ def test_results_json_holds_per_head_test_metrics(finished_run):
   assert saved["epochs"] == 3
   assert saved["train_steps"] == 3 * 25
   assert saved["steps_per_second"] > 0 and saved["wall_seconds"] > 0
+  assert saved["code_version"] == provenance.code_version()
 
 
 def test_config_json_rebuilds_the_config(finished_run):
