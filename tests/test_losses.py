@@ -176,6 +176,44 @@ def test_build_uses_per_head_override_and_class_weights():
                              rtol=1e-6)
 
 
+def _np_effective_number_weights(counts, beta):
+  seen = np.maximum(counts, 1)
+  inverse = (1 - beta) / (1 - beta ** seen)
+  return inverse / inverse.sum() * len(counts)
+
+
+# Options away from their defaults, each on the head that names it.
+CONFIGURED = {
+    "smoothing_epsilon": (
+        _loss_config("label_smoothing", smoothing_epsilon=0.3), "fine",
+        lambda x, y: _np_label_smoothing(x, y, 0.3), np.ones(NUM_CLASSES)),
+    "focal_gamma_and_coarse_alpha": (
+        _loss_config("focal", focal_gamma=0.5, coarse_focal_alpha=tuple(ALPHA)),
+        "coarse", lambda x, y: _np_focal(x, y, 0.5, ALPHA),
+        np.ones(NUM_CLASSES)),
+    "logit_adjust_tau": (
+        _loss_config("logit_adjusted", logit_adjust_tau=0.4), "fine",
+        lambda x, y: _np_logit_adjusted(x, y, COUNTS, 0.4),
+        np.ones(NUM_CLASSES)),
+    "class_weight_beta": (
+        _loss_config("ce", class_weight="effective_number",
+                     class_weight_beta=0.9), "fine", _np_ce,
+        _np_effective_number_weights(COUNTS, 0.9)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CONFIGURED))
+def test_build_passes_the_configured_options_to_the_loss(name):
+  loss_cfg, head, reference, class_weights = CONFIGURED[name]
+  logits, labels, sample_weight, _ = _batch(seed=6)
+  logits = logits.astype(np.float32)  # built losses compute in float32
+  expected = _np_weighted_mean(reference(logits, labels), labels,
+                               sample_weight, class_weights)
+  got = _mean_loss(losses_lib.build(loss_cfg, head, COUNTS), logits, labels,
+                   sample_weight)
+  np.testing.assert_allclose(got, expected, rtol=1e-5)
+
+
 def test_build_rejects_focal_alpha_of_the_wrong_length():
   cfg = _loss_config("focal", fine_focal_alpha=(1.0, 2.0))
   with pytest.raises(ValueError, match="--fine_focal_alpha: expected 5"):
