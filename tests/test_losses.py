@@ -12,6 +12,7 @@ import tensorflow as tf
 
 from research import config
 from research import flags as flags_lib
+from research import model as model_lib
 from research.losses import class_balance
 from research.losses import cross_entropy
 from research.losses import focal
@@ -212,6 +213,23 @@ def test_build_passes_the_configured_options_to_the_loss(name):
   got = _mean_loss(losses_lib.build(loss_cfg, head, COUNTS), logits, labels,
                    sample_weight)
   np.testing.assert_allclose(got, expected, rtol=1e-5)
+
+
+def test_model_weights_classes_by_their_training_split_counts():
+  # Balanced weights n / (C * n_c) from the train split's present labels
+  # (-1 skipped, unseen classes counted once), not from another split.
+  spec = helpers.tiny_spec(size=16, seed=3, missing=True)
+  model = model_lib.build(config.ModelConfig(width=8),
+                          _loss_config("ce", class_weight="balanced"), spec)
+  train = spec.splits["train"]
+  for head, labels, layer in (("coarse", train.coarse, model.coarse_loss),
+                              ("fine", train.fine, model.fine_loss)):
+    assert (labels < 0).any(), head
+    seen = np.array([max(np.sum(labels == k), 1)
+                     for k in range(layer.num_classes)], np.float64)
+    np.testing.assert_allclose(layer.class_weights.numpy(),
+                               seen.sum() / (layer.num_classes * seen),
+                               rtol=1e-6, err_msg=head)
 
 
 def test_build_rejects_focal_alpha_of_the_wrong_length():
