@@ -1,5 +1,6 @@
-"""Macro-F1, consistency and the set metric against numpy, also on two
-replicas (metric variables are summed across replicas on read)."""
+"""Accuracy, top-3, exact match, macro-F1, consistency and the set metric
+against numpy, also on two replicas (metric variables are summed across
+replicas on read)."""
 
 import keras
 import numpy as np
@@ -109,6 +110,21 @@ def test_metrics_on_two_replicas_equal_numpy(two_replicas):
         logs[f"{head}/macro_f1"],
         _numpy_macro_f1(labels[head], predicted[head], num_classes),
         rtol=1e-5, err_msg=head)
+  both = (labels["coarse"] >= 0) & (labels["fine"] >= 0)
+  right = {head: predicted[head] == labels[head] for head in predicted}
+  for head in ("coarse", "fine"):  # means over labelled examples only
+    valid = labels[head] >= 0
+    np.testing.assert_allclose(logs[f"{head}/accuracy"],
+                               np.mean(right[head][valid]), rtol=1e-6)
+  valid = labels["fine"] >= 0
+  top3 = np.argsort(-logits["fine"], axis=1)[:, :3]
+  np.testing.assert_allclose(
+      logs["fine/top3_accuracy"],
+      np.mean([labels["fine"][i] in top3[i] for i in np.flatnonzero(valid)]),
+      rtol=1e-6)
+  np.testing.assert_allclose(logs["joint/exact_match"],
+                             np.mean((right["coarse"] & right["fine"])[both]),
+                             rtol=1e-6)
   mask = hierarchy.counted(spec).mask
   np.testing.assert_allclose(
       logs["joint/consistency"],
