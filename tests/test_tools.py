@@ -117,6 +117,17 @@ def test_per_class_scores_match_hand_counts():
   np.testing.assert_array_equal(support, [2, 2, 1])
 
 
+def test_joint_report_counts_exact_match_over_fully_labelled_examples():
+  labels = {"coarse": np.array([0, 1, -1, 1]), "fine": np.array([2, -1, 0, 1])}
+  predicted = {"coarse": np.array([0, 1, 0, 0]), "fine": np.array([2, 0, 0, 1])}
+  mask = np.array([[1, 0, 1], [0, 1, 0]])
+  report = evaluation.joint_report(labels, predicted, mask)
+  # Rows 0 and 3 have both labels; only row 0 is right on both. Pairs
+  # (0, 2) and (0, 0) of the four predicted ones are allowed.
+  assert report == {"exact_match": pytest.approx(1 / 2),
+                    "consistency": pytest.approx(2 / 4)}
+
+
 @pytest.mark.parametrize("suffix", [".npy", ".csv"])
 def test_predict_writes_labels_names_and_probabilities(runs, tmp_path, suffix):
   probabilities, data = _numpy_probabilities(runs[0])
