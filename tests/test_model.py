@@ -197,3 +197,23 @@ def test_train_step_teacher_forces_the_conditioned_head():
              expected) > 1e-3
   logs = model.train_on_batch(features, labels, return_dict=True)
   np.testing.assert_allclose(logs["fine/loss"], expected, rtol=1e-5)
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_sample_weights_weight_the_logged_head_losses(training):
+  # sum(w * CE) over labelled examples / their count, for a train and a
+  # test step alike (the logs of a train step are those before its update).
+  spec = helpers.tiny_spec(missing=True)
+  features, labels = helpers.first_batch(spec.splits["train"], 16)
+  weights = np.random.default_rng(0).uniform(0.2, 2.0, 16).astype(np.float32)
+  model = _sgd_model(spec)
+  logits = model(features, training=training)
+  step = model.train_on_batch if training else model.test_on_batch
+  logs = step(features, labels, sample_weight=weights, return_dict=True)
+  for head in ("coarse", "fine"):
+    valid = labels[head] >= 0
+    losses = -helpers.numpy_log_softmax(logits[head])[
+        np.flatnonzero(valid), labels[head][valid]]
+    np.testing.assert_allclose(
+        logs[f"{head}/loss"], (weights[valid] * losses).sum() / valid.sum(),
+        rtol=1e-5, err_msg=head)
