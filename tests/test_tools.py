@@ -117,6 +117,21 @@ def test_per_class_scores_match_hand_counts():
   np.testing.assert_array_equal(support, [2, 2, 1])
 
 
+def test_head_report_top_k_and_accuracy_of_hand_made_probabilities():
+  labels = np.array([3, 0, -1, 2, 1])
+  probabilities = np.array([[0.1, 0.2, 0.3, 0.4],   # label ranked 1st
+                            [0.1, 0.2, 0.3, 0.4],   # 4th: a top-2 miss
+                            [0.4, 0.3, 0.2, 0.1],   # no label
+                            [0.4, 0.3, 0.2, 0.1],   # 3rd: a top-2 miss
+                            [0.3, 0.4, 0.2, 0.1]])  # 1st
+  predicted = probabilities.argmax(axis=1)
+  report = evaluation.head_report(labels, probabilities, predicted,
+                                  ("a", "b", "c", "d"), top_k=2)
+  assert report["top2_accuracy"] == pytest.approx(2 / 4)
+  assert report["accuracy"] == pytest.approx(2 / 4)
+  assert report["num_labelled"] == 4
+
+
 def test_joint_report_counts_exact_match_over_fully_labelled_examples():
   labels = {"coarse": np.array([0, 1, -1, 1]), "fine": np.array([2, -1, 0, 1])}
   predicted = {"coarse": np.array([0, 1, 0, 0]), "fine": np.array([2, 0, 0, 1])}
