@@ -140,8 +140,9 @@ def test_gradients_are_finite_at_extreme_logits(loss_cfg):
   layer = losses_lib.build(loss_cfg, "fine", COUNTS)
   logits = tf.Variable(np.array([[1e4, -1e4, 0, 1e4, -1e4],
                                  [-1e4, 1e4, -1e4, -1e4, 1e4],
-                                 [1e4, 1e4, 1e4, 1e4, 1e4]], np.float32))
-  labels = tf.constant([1, 1, 3])  # wrong, right (tied), tied
+                                 [1e4, 1e4, 1e4, 1e4, 1e4],
+                                 [-1e4, 1e4, -1e4, -1e4, -1e4]], np.float32))
+  labels = tf.constant([1, 1, 3, 1])  # wrong, right (tied), tied, sure (p=1)
   with tf.GradientTape() as tape:
     loss_sum, count = layer(labels, logits, training=True)
   gradient = tape.gradient(loss_sum, logits)
