@@ -10,6 +10,7 @@ import pytest
 import tensorflow as tf
 
 from research import config
+from research import losses
 from research import model as model_lib
 from research.losses import cross_entropy
 from research.losses import ghm
@@ -27,6 +28,7 @@ class NumpyGHMC:
     self.edges[-1] += 1e-6
     self.momentum = momentum
     self.acc_sum = np.zeros(bins)
+    self.last_counts = np.zeros(bins)  # the last batch's counts, not mmdet's
 
   def weights(self, norms, valid):
     tot = max(valid.sum(), 1.0)
@@ -35,6 +37,7 @@ class NumpyGHMC:
     for i in range(len(self.acc_sum)):
       inds = (norms >= self.edges[i]) & (norms < self.edges[i + 1]) & valid
       num_in_bin = inds.sum()
+      self.last_counts[i] = num_in_bin
       if num_in_bin > 0:
         if self.momentum > 0:
           self.acc_sum[i] = (self.momentum * self.acc_sum[i] +
@@ -102,12 +105,33 @@ def test_ema_trajectory_equals_mmdetection_loop(form, momentum):
                         class_weights)
     got = _layer_loss(layer, logits, labels, sample_weight)
     np.testing.assert_allclose(got, expected, rtol=1e-6)
+    # The logged histogram is the batch's own counts, not the EMA.
+    np.testing.assert_array_equal(layer.last_counts.numpy(),
+                                  reference.last_counts)
     if momentum:
       np.testing.assert_allclose(layer.bin_counts.numpy(), reference.acc_sum,
                                  rtol=1e-12)
       kept = (before > 0) & (before == reference.acc_sum)
       emptied_bin_kept |= bool(kept.any())
   assert emptied_bin_kept or not momentum  # the test did hit an empty bin
+
+
+def test_losses_build_takes_form_bins_and_momentum_from_the_config():
+  # Not the defaults (softmax, 30, 0.75): a dropped option would show.
+  loss_cfg = config.LossConfig(loss="ghm", ghm_form="sigmoid", ghm_bins=7,
+                               ghm_momentum=0.5)
+  layer = losses.build(loss_cfg, "fine", np.ones(NUM_CLASSES, np.int64))
+  reference = NumpyGHMC(bins=7, momentum=0.5)
+  rng = np.random.default_rng(6)
+  ones = np.ones(NUM_CLASSES)
+  for scale in (0.5, 3.0):
+    logits, labels, sample_weight = _random_batch(rng, scale)
+    expected = _np_step(reference, "sigmoid", logits, labels, sample_weight,
+                        ones)
+    got = _layer_loss(layer, logits.astype(np.float32), labels, sample_weight)
+    np.testing.assert_allclose(got, expected, rtol=1e-5)
+  np.testing.assert_allclose(layer.bin_counts.numpy(), reference.acc_sum,
+                             rtol=1e-6)
 
 
 @pytest.mark.parametrize("form", ghm.FORMS)

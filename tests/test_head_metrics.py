@@ -1,11 +1,14 @@
-"""Macro-F1, consistency and the set metric against numpy, also on two
-replicas (metric variables are summed across replicas on read)."""
+"""Accuracy, top-3, exact match, macro-F1, consistency and the set metric
+against numpy, also on two replicas (metric variables are summed across
+replicas on read)."""
 
 import keras
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from research import metrics
+from research import model as model_lib
 from research.data import hierarchy
 from tests import helpers
 
@@ -91,6 +94,32 @@ def test_set_accuracy_equals_numpy():
       _numpy_set_accuracy(labels, coarse_logits, fine_logits))
 
 
+def test_step_metrics_of_hand_made_predictions():
+  labels = {"coarse": np.array([0, 1, 1, -1, 0]),
+            "fine": np.array([2, 0, -1, 1, 1])}
+  predicted = {"coarse": np.array([0, 0, 1, 1, 1], np.int32),
+               "fine": np.array([2, 0, 0, 1, 1], np.int32)}
+  logits = {"coarse": np.zeros((5, 2), np.float32),
+            "fine": np.array([[0.1, 0.5, 0.9], [0.2, 0.1, 0.3], [0, 0, 0],
+                              [0.9, 0.8, 0.1], [0.9, 0.1, 0.5]], np.float32)}
+  mask = np.array([[1, 0, 1], [0, 1, 0]])
+  zero = {head: tf.constant(0.0) for head in ("coarse", "fine")}
+  objective = model_lib.Objective(tf.constant(0.0), zero, zero,
+                                  tf.constant(0.0), zero, tf.constant(5.0))
+  tracker = metrics.TwoHeadMetrics({"coarse": 2, "fine": 3}, top_k=2)
+  tracker.update(objective, labels, logits, predicted, mask)
+  results = {name: float(value) for name, value in tracker.results().items()}
+  # By hand: coarse right on rows 0, 2 of the labelled 0, 1, 2, 4; fine right
+  # on all of 0, 1, 3, 4; both right only on row 0 of the fully labelled 0,
+  # 1, 4; the true fine class is in the top 2 on rows 0, 1, 3, not 4; the
+  # predicted pair (1, 0) of row 2 is not allowed.
+  assert results["coarse/accuracy"] == pytest.approx(2 / 4)
+  assert results["fine/accuracy"] == pytest.approx(1.0)
+  assert results["joint/exact_match"] == pytest.approx(1 / 3)
+  assert results["fine/top2_accuracy"] == pytest.approx(3 / 4)
+  assert results["joint/consistency"] == pytest.approx(4 / 5)
+
+
 def test_metrics_on_two_replicas_equal_numpy(two_replicas):
   spec = helpers.tiny_spec(size=21, missing=True)
   with two_replicas.scope():
@@ -109,6 +138,21 @@ def test_metrics_on_two_replicas_equal_numpy(two_replicas):
         logs[f"{head}/macro_f1"],
         _numpy_macro_f1(labels[head], predicted[head], num_classes),
         rtol=1e-5, err_msg=head)
+  both = (labels["coarse"] >= 0) & (labels["fine"] >= 0)
+  right = {head: predicted[head] == labels[head] for head in predicted}
+  for head in ("coarse", "fine"):  # means over labelled examples only
+    valid = labels[head] >= 0
+    np.testing.assert_allclose(logs[f"{head}/accuracy"],
+                               np.mean(right[head][valid]), rtol=1e-6)
+  valid = labels["fine"] >= 0
+  top3 = np.argsort(-logits["fine"], axis=1)[:, :3]
+  np.testing.assert_allclose(
+      logs["fine/top3_accuracy"],
+      np.mean([labels["fine"][i] in top3[i] for i in np.flatnonzero(valid)]),
+      rtol=1e-6)
+  np.testing.assert_allclose(logs["joint/exact_match"],
+                             np.mean((right["coarse"] & right["fine"])[both]),
+                             rtol=1e-6)
   mask = hierarchy.counted(spec).mask
   np.testing.assert_allclose(
       logs["joint/consistency"],

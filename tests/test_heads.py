@@ -7,6 +7,7 @@ import os
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from research import config
 from research import heads
@@ -57,6 +58,37 @@ def test_conditioned_head_uses_the_prediction_where_the_teacher_is_missing():
                              np.asarray(inferred["fine"])[missing], rtol=1e-6)
   assert not np.allclose(forced["fine"][~missing],
                          np.asarray(inferred["fine"])[~missing])
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_fine_logits_do_not_train_the_coarse_head(training):
+  # The predicted coarse distribution enters the fine head as a constant:
+  # only the coarse loss moves the coarse layer (missing teachers included).
+  head = heads.build("conditioned", num_coarse=3, num_fine=5)
+  features = tf.constant(
+      np.random.default_rng(1).normal(size=(4, 6)).astype(np.float32))
+  teacher = np.array([-1, 2, -1, 0])
+  with tf.GradientTape() as tape:
+    fine = head(features, coarse_teacher=teacher, training=training)["fine"]
+    total = tf.reduce_sum(fine * np.arange(5, dtype=np.float32))
+  gradients = tape.gradient(total, head.coarse.trainable_weights)
+  assert all(g is None or not np.any(g.numpy()) for g in gradients)
+
+
+def test_conditioned_inference_embeds_the_predicted_coarse_distribution():
+  # fine = W_f [features, softmax(coarse) E] + b_f, in numpy from the layers'
+  # weights: the expected embedding, not that of the argmax class.
+  head = heads.build("conditioned", num_coarse=3, num_fine=5)
+  features = np.random.default_rng(2).normal(size=(4, 6)).astype(np.float32)
+  logits = head(features, training=False)
+  coarse_kernel, coarse_bias = [w.numpy() for w in head.coarse.weights]
+  fine_kernel, fine_bias = [w.numpy() for w in head.fine.weights]
+  embedding = head.coarse_embedding.kernel.numpy()  # [3, 16]
+  coarse = features @ coarse_kernel + coarse_bias
+  mixed = helpers.numpy_softmax(coarse) @ embedding
+  fine = np.concatenate([features, mixed], axis=1) @ fine_kernel + fine_bias
+  np.testing.assert_allclose(logits["coarse"], coarse, rtol=1e-5, atol=1e-6)
+  np.testing.assert_allclose(logits["fine"], fine, rtol=1e-5, atol=1e-6)
 
 
 def test_joint_head_splits_one_logit_vector():

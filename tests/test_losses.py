@@ -12,6 +12,7 @@ import tensorflow as tf
 
 from research import config
 from research import flags as flags_lib
+from research import model as model_lib
 from research.losses import class_balance
 from research.losses import cross_entropy
 from research.losses import focal
@@ -139,8 +140,9 @@ def test_gradients_are_finite_at_extreme_logits(loss_cfg):
   layer = losses_lib.build(loss_cfg, "fine", COUNTS)
   logits = tf.Variable(np.array([[1e4, -1e4, 0, 1e4, -1e4],
                                  [-1e4, 1e4, -1e4, -1e4, 1e4],
-                                 [1e4, 1e4, 1e4, 1e4, 1e4]], np.float32))
-  labels = tf.constant([1, 1, 3])  # wrong, right (tied), tied
+                                 [1e4, 1e4, 1e4, 1e4, 1e4],
+                                 [-1e4, 1e4, -1e4, -1e4, -1e4]], np.float32))
+  labels = tf.constant([1, 1, 3, 1])  # wrong, right (tied), tied, sure (p=1)
   with tf.GradientTape() as tape:
     loss_sum, count = layer(labels, logits, training=True)
   gradient = tape.gradient(loss_sum, logits)
@@ -174,6 +176,61 @@ def test_build_uses_per_head_override_and_class_weights():
   assert isinstance(fine, focal.Focal) and fine.num_classes == 5
   np.testing.assert_allclose(coarse.class_weights.numpy(), [4 / 6, 2.0],
                              rtol=1e-6)
+
+
+def _np_effective_number_weights(counts, beta):
+  seen = np.maximum(counts, 1)
+  inverse = (1 - beta) / (1 - beta ** seen)
+  return inverse / inverse.sum() * len(counts)
+
+
+# Options away from their defaults, each on the head that names it.
+CONFIGURED = {
+    "smoothing_epsilon": (
+        _loss_config("label_smoothing", smoothing_epsilon=0.3), "fine",
+        lambda x, y: _np_label_smoothing(x, y, 0.3), np.ones(NUM_CLASSES)),
+    "focal_gamma_and_coarse_alpha": (
+        _loss_config("focal", focal_gamma=0.5, coarse_focal_alpha=tuple(ALPHA)),
+        "coarse", lambda x, y: _np_focal(x, y, 0.5, ALPHA),
+        np.ones(NUM_CLASSES)),
+    "logit_adjust_tau": (
+        _loss_config("logit_adjusted", logit_adjust_tau=0.4), "fine",
+        lambda x, y: _np_logit_adjusted(x, y, COUNTS, 0.4),
+        np.ones(NUM_CLASSES)),
+    "class_weight_beta": (
+        _loss_config("ce", class_weight="effective_number",
+                     class_weight_beta=0.9), "fine", _np_ce,
+        _np_effective_number_weights(COUNTS, 0.9)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CONFIGURED))
+def test_build_passes_the_configured_options_to_the_loss(name):
+  loss_cfg, head, reference, class_weights = CONFIGURED[name]
+  logits, labels, sample_weight, _ = _batch(seed=6)
+  logits = logits.astype(np.float32)  # built losses compute in float32
+  expected = _np_weighted_mean(reference(logits, labels), labels,
+                               sample_weight, class_weights)
+  got = _mean_loss(losses_lib.build(loss_cfg, head, COUNTS), logits, labels,
+                   sample_weight)
+  np.testing.assert_allclose(got, expected, rtol=1e-5)
+
+
+def test_model_weights_classes_by_their_training_split_counts():
+  # Balanced weights n / (C * n_c) from the train split's present labels
+  # (-1 skipped, unseen classes counted once), not from another split.
+  spec = helpers.tiny_spec(size=16, seed=3, missing=True)
+  model = model_lib.build(config.ModelConfig(width=8),
+                          _loss_config("ce", class_weight="balanced"), spec)
+  train = spec.splits["train"]
+  for head, labels, layer in (("coarse", train.coarse, model.coarse_loss),
+                              ("fine", train.fine, model.fine_loss)):
+    assert (labels < 0).any(), head
+    seen = np.array([max(np.sum(labels == k), 1)
+                     for k in range(layer.num_classes)], np.float64)
+    np.testing.assert_allclose(layer.class_weights.numpy(),
+                               seen.sum() / (layer.num_classes * seen),
+                               rtol=1e-6, err_msg=head)
 
 
 def test_build_rejects_focal_alpha_of_the_wrong_length():

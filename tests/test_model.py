@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from research import dropout as dropout_lib
 from tests import helpers
 
 
@@ -127,6 +128,92 @@ def test_one_step_on_two_replicas_equals_one_replica(two_replicas):
   helpers.assert_replica_invariant(two_replicas, l2=1e-2)
 
 
+def test_dropout_drops_its_rate_and_rescales_what_it_keeps():
+  # Inverted dropout: zero with probability rate, else x / (1 - rate).
+  layer = dropout_lib.GlobalBatchDropout(0.25, seed=3)
+  out = np.asarray(layer(np.ones((400, 50), np.float32), training=True))
+  kept = out != 0
+  np.testing.assert_allclose(out[kept], 1 / 0.75, rtol=1e-6)
+  assert abs(1 - kept.mean() - 0.25) < 0.01  # 20000 draws: std 0.003
+  np.testing.assert_array_equal(layer(np.ones((4, 3)), training=False), 1.0)
+
+
 def test_dropout_masks_follow_the_example_not_the_replica(two_replicas):
   # Keras' Dropout gave every replica the same mask for its k-th example.
   helpers.assert_replica_invariant(two_replicas, dropout=0.5)
+
+
+def _one_step_changes(spec, features, labels, **kw):
+  """[(weight path, before, after - before)] over one SGD(0.5) step, in the
+  model's order of trainable weights (paths differ between models)."""
+  model = _sgd_model(spec, **kw)
+  before = [w.numpy() for w in model.trainable_weights]
+  model.train_on_batch(features, labels)
+  return [(w.path, start, w.numpy() - start)
+          for w, start in zip(model.trainable_weights, before)]
+
+
+def test_head_loss_weights_scale_each_head_s_gradient():
+  # Same start, same batch: w * L_head scales the step of that head's logit
+  # layer by w (SGD without momentum), whatever the logged loss says.
+  spec = helpers.tiny_spec(missing=True)
+  features, labels = helpers.first_batch(spec.splits["train"], 16)
+  unit = _one_step_changes(spec, features, labels)
+  weighted = _one_step_changes(spec, features, labels,
+                               loss_weights=(0.3, 2.0))
+  checked = 0
+  for (path, _, step), (_, _, weighted_step) in zip(unit, weighted):
+    for head, weight in (("coarse_logits", 0.3), ("fine_logits", 2.0)):
+      if head in path:
+        np.testing.assert_allclose(weighted_step, weight * step,
+                                   rtol=1e-5, atol=1e-7, err_msg=path)
+        checked += 1
+  assert checked == 4  # kernel and bias of both heads
+
+
+def test_regularization_enters_the_step_as_its_gradient():
+  # d/dW (l2 * sum W^2) = 2 l2 W: the step with l2 differs from the step
+  # without by -lr * 2 * l2 * W on every regularized kernel, and not elsewhere.
+  spec = helpers.tiny_spec(missing=True)
+  features, labels = helpers.first_batch(spec.splits["train"], 16)
+  plain = _one_step_changes(spec, features, labels)
+  regularized = _one_step_changes(spec, features, labels, l2=1e-2)
+  for (path, start, step), (_, _, plain_step) in zip(regularized, plain):
+    expected = -0.5 * 2 * 1e-2 * start if "kernel" in path else 0.0
+    np.testing.assert_allclose(step - plain_step, expected, atol=1e-6,
+                               err_msg=path)
+
+
+def test_train_step_teacher_forces_the_conditioned_head():
+  # The logged fine loss of a train step is that of the logits computed
+  # with the true coarse labels (where present), not the predicted ones.
+  spec = helpers.tiny_spec(missing=True)
+  features, labels = helpers.first_batch(spec.splits["train"], 16)
+  model = _sgd_model(spec, head="conditioned")
+  forced = model(features, training=True, coarse_teacher=labels["coarse"])
+  predicted = model(features, training=True)
+  expected = helpers.numpy_ce(forced["fine"], labels["fine"])
+  assert abs(helpers.numpy_ce(predicted["fine"], labels["fine"]) -
+             expected) > 1e-3
+  logs = model.train_on_batch(features, labels, return_dict=True)
+  np.testing.assert_allclose(logs["fine/loss"], expected, rtol=1e-5)
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_sample_weights_weight_the_logged_head_losses(training):
+  # sum(w * CE) over labelled examples / their count, for a train and a
+  # test step alike (the logs of a train step are those before its update).
+  spec = helpers.tiny_spec(missing=True)
+  features, labels = helpers.first_batch(spec.splits["train"], 16)
+  weights = np.random.default_rng(0).uniform(0.2, 2.0, 16).astype(np.float32)
+  model = _sgd_model(spec)
+  logits = model(features, training=training)
+  step = model.train_on_batch if training else model.test_on_batch
+  logs = step(features, labels, sample_weight=weights, return_dict=True)
+  for head in ("coarse", "fine"):
+    valid = labels[head] >= 0
+    losses = -helpers.numpy_log_softmax(logits[head])[
+        np.flatnonzero(valid), labels[head][valid]]
+    np.testing.assert_allclose(
+        logs[f"{head}/loss"], (weights[valid] * losses).sum() / valid.sum(),
+        rtol=1e-5, err_msg=head)

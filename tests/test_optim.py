@@ -42,12 +42,13 @@ def _numpy_radam(gradients, start, lr, beta_1=0.9, beta_2=0.999, eps=1e-7):
 
 
 @pytest.mark.parametrize("beta_2", [0.999, 0.5])  # 0.5: rectified from step 2
-def test_radam_follows_the_paper(beta_2):
+@pytest.mark.parametrize("scale", [1.0, 1e-4])  # 1e-4: epsilon matters
+def test_radam_follows_the_paper(beta_2, scale):
   # float64: rho_t near its threshold of 4 cancels badly in float32.
   start = [1.0, -2.0, 0.5]
-  got = _run(optimizers.RAdam(0.1, beta_2=beta_2), GRADIENTS, start,
+  got = _run(optimizers.RAdam(0.1, beta_2=beta_2), GRADIENTS * scale, start,
              dtype="float64")
-  np.testing.assert_allclose(got, _numpy_radam(GRADIENTS, start, 0.1,
+  np.testing.assert_allclose(got, _numpy_radam(GRADIENTS * scale, start, 0.1,
                                                beta_2=beta_2), rtol=1e-5)
 
 
@@ -125,3 +126,46 @@ def test_a_warmup_as_long_as_the_run_is_refused():
   with pytest.raises(config.ConfigError,
                      match=r"--warmup_epochs=2 is 10 steps but the run has 10"):
     optim.build(cfg, epochs=2, steps_per_epoch=5)
+
+
+def _constant_lr_config(**kw):
+  return config.OptimConfig(learning_rate=0.1, lr_schedule="constant", **kw)
+
+
+@pytest.mark.parametrize("period", [0, 3])
+def test_sgd_from_config_has_momentum_and_the_configured_lookahead(period):
+  # Keras SGD: velocity = 0.9 velocity - lr g; theta += velocity. Lookahead
+  # with the config's slow step size (0.8, not the 0.5 default).
+  cfg = _constant_lr_config(optimizer="sgd", lookahead_sync_period=period,
+                            lookahead_step_size=0.8)
+  start, lr = [1.0, -2.0, 0.5], 0.1
+  fast = np.array(start, np.float64)
+  slow, velocity = fast.copy(), np.zeros(3)
+  for t, g in enumerate(GRADIENTS, start=1):
+    velocity = 0.9 * velocity - lr * g
+    fast += velocity
+    if period and t % period == 0:
+      slow += 0.8 * (fast - slow)
+      fast = slow.copy()
+  np.testing.assert_allclose(
+      _run(optim.build(cfg, epochs=2, steps_per_epoch=5), GRADIENTS, start), fast,
+      rtol=1e-5)
+
+
+def test_adamw_from_config_decays_weights_by_lr_times_weight_decay():
+  # Decoupled decay (Loshchilov & Hutter): with zero gradients the Adam step
+  # is 0 and every step multiplies the weights by 1 - lr * weight_decay.
+  cfg = _constant_lr_config(optimizer="adamw", weight_decay=0.5)
+  start = [1.0, -2.0, 0.5]
+  got = _run(optim.build(cfg, epochs=2, steps_per_epoch=5), np.zeros((4, 3)), start)
+  np.testing.assert_allclose(got, np.array(start) * (1 - 0.1 * 0.5) ** 4,
+                             rtol=1e-6)
+
+
+def test_cosine_schedule_reaches_zero_at_the_last_step():
+  # lr_t = lr * (1 + cos(pi * t / T)) / 2 (SGDR without restarts).
+  lr = optim.schedule(config.OptimConfig(learning_rate=0.2), epochs=2,
+                      steps_per_epoch=4)
+  for step in (0, 2, 4, 8):
+    np.testing.assert_allclose(
+        float(lr(step)), 0.2 * (1 + np.cos(np.pi * step / 8)) / 2, atol=1e-7)

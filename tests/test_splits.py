@@ -19,3 +19,19 @@ def test_carved_validation_keeps_every_column_aligned_and_is_seeded():
   assert carved["test"] is arrays["test"]
   again = splits_lib.with_validation_carved(arrays, 0.3, seed=5)
   np.testing.assert_array_equal(again["validation"][1], validation_fine)
+
+
+def test_another_seed_carves_other_examples_of_the_same_share():
+  train_a, held_a = splits_lib.carve_validation(100, 0.2, seed=0)
+  train_b, held_b = splits_lib.carve_validation(100, 0.2, seed=1)
+  assert len(held_a) == len(held_b) == 20
+  assert not np.array_equal(held_a, held_b)
+  for train, held in ((train_a, held_a), (train_b, held_b)):
+    np.testing.assert_array_equal(np.union1d(train, held), np.arange(100))
+
+
+def test_carved_share_rounds_to_the_nearest_count_and_leaves_one_to_train():
+  # round(9 * 0.3) = 3, round(10 * 0.25) = 2 (to even); never all of train.
+  for size, share, held in ((10, 0.25, 2), (7, 0.3, 2), (9, 0.3, 3),
+                            (5, 0.01, 1), (3, 0.99, 2), (6, 0.0, 0)):
+    assert len(splits_lib.carve_validation(size, share, seed=0)[1]) == held

@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+import types
 
 import numpy as np
 import pytest
@@ -16,6 +17,7 @@ from research import evaluate
 from research import evaluation
 from research import export
 from research import predict
+from research import prediction
 from research import restore
 from research import training
 from tests import helpers
@@ -117,6 +119,32 @@ def test_per_class_scores_match_hand_counts():
   np.testing.assert_array_equal(support, [2, 2, 1])
 
 
+def test_head_report_top_k_and_accuracy_of_hand_made_probabilities():
+  labels = np.array([3, 0, -1, 2, 1])
+  probabilities = np.array([[0.1, 0.2, 0.3, 0.4],   # label ranked 1st
+                            [0.1, 0.2, 0.3, 0.4],   # 4th: a top-2 miss
+                            [0.4, 0.3, 0.2, 0.1],   # no label
+                            [0.4, 0.3, 0.2, 0.1],   # 3rd: a top-2 miss
+                            [0.3, 0.4, 0.2, 0.1]])  # 1st
+  predicted = probabilities.argmax(axis=1)
+  report = evaluation.head_report(labels, probabilities, predicted,
+                                  ("a", "b", "c", "d"), top_k=2)
+  assert report["top2_accuracy"] == pytest.approx(2 / 4)
+  assert report["accuracy"] == pytest.approx(2 / 4)
+  assert report["num_labelled"] == 4
+
+
+def test_joint_report_counts_exact_match_over_fully_labelled_examples():
+  labels = {"coarse": np.array([0, 1, -1, 1]), "fine": np.array([2, -1, 0, 1])}
+  predicted = {"coarse": np.array([0, 1, 0, 0]), "fine": np.array([2, 0, 0, 1])}
+  mask = np.array([[1, 0, 1], [0, 1, 0]])
+  report = evaluation.joint_report(labels, predicted, mask)
+  # Rows 0 and 3 have both labels; only row 0 is right on both. Pairs
+  # (0, 2) and (0, 0) of the four predicted ones are allowed.
+  assert report == {"exact_match": pytest.approx(1 / 2),
+                    "consistency": pytest.approx(2 / 4)}
+
+
 @pytest.mark.parametrize("suffix", [".npy", ".csv"])
 def test_predict_writes_labels_names_and_probabilities(runs, tmp_path, suffix):
   probabilities, data = _numpy_probabilities(runs[0])
@@ -141,6 +169,31 @@ def test_predict_writes_labels_names_and_probabilities(runs, tmp_path, suffix):
     assert row["coarse_name"] == f"coarse_{coarse}"
     assert float(row["coarse_p_coarse_3"]) == pytest.approx(
         probabilities["coarse"][i, 3], abs=1e-5)
+
+
+def test_predict_csv_gives_the_probability_of_the_decoded_label(tmp_path):
+  # A consistent decoder may pick a class other than the argmax; the
+  # probability column is that of the written label.
+  spec = types.SimpleNamespace(coarse_names=("a", "b"),
+                               fine_names=("x", "y", "z"))
+  probabilities = {"coarse": np.array([[0.6, 0.4]]),
+                   "fine": np.array([[0.5, 0.3, 0.2]])}
+  labels = {"coarse": np.array([1]), "fine": np.array([2])}
+  path = str(tmp_path / "preds.csv")
+  prediction.write_csv(path, ["first"], probabilities, labels, spec)
+  with open(path, newline="") as handle:
+    (row,) = list(csv.DictReader(handle))
+  assert (row["coarse"], row["coarse_name"], row["coarse_probability"]) == (
+      "1", "b", "0.400000")
+  assert (row["fine"], row["fine_name"], row["fine_probability"]) == (
+      "2", "z", "0.200000")
+  assert row["fine_p_x"] == "0.500000"
+
+
+def test_softmax_of_large_logits_is_finite():
+  np.testing.assert_allclose(
+      evaluation.softmax(np.array([[1000.0, 0.0], [-1000.0, -1000.0]])),
+      [[1.0, 0.0], [0.5, 0.5]], atol=1e-12)
 
 
 def test_predict_rejects_rows_of_the_wrong_width(runs, tmp_path):

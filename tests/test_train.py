@@ -109,6 +109,24 @@ def test_command_line_prints_the_per_head_table(tmp_path):
   assert (tmp_path / "results.json").exists()
 
 
+def test_printed_table_shows_each_test_metric_in_its_column():
+  test = {"coarse/loss": 0.11, "coarse/accuracy": 0.12, "coarse/macro_f1": 0.13,
+          "fine/loss": 0.21, "fine/accuracy": 0.22, "fine/macro_f1": 0.23,
+          "fine/top3_accuracy": 0.24, "loss": 0.31, "joint/exact_match": 0.32,
+          "joint/consistency": 0.33}
+  results = {"test": test,
+             "validation": {name: 0.9 for name in test},  # must not show
+             "hierarchy": {"strict": True, "fine_under_several_coarse": 0}}
+  lines = train.summary_table(results).splitlines()
+  assert [line.split() for line in lines[:4]] == [
+      ["head", "loss", "accuracy", "macro_f1", "top3"],
+      ["coarse", "0.1100", "0.1200", "0.1300", "-"],
+      ["fine", "0.2100", "0.2200", "0.2300", "0.2400"],
+      ["joint", "0.3100", "0.3200", "-", "-"]]
+  assert lines[5].startswith(
+      "consistency (fine under predicted coarse): 0.3300;")
+
+
 def test_multi_worker_without_tf_config_warns_that_it_is_one_worker(caplog):
   train.warn_if_single_worker("multi_worker", {})
   assert "without TF_CONFIG: running as a single worker" in caplog.text
