@@ -234,8 +234,9 @@ _in_group("runtime", flags.DEFINE_enum, "mixed_precision", "none",
           "metrics stay float32.")
 _in_group("runtime", flags.DEFINE_integer, "steps_per_execution", 1,
           "Training steps per call into the compiled function (fewer Python "
-          "round trips; callbacks then see every N-th step). One replica only "
-          "outside TPUs (Keras fails there: keras-team/keras#19246).")
+          "round trips; callbacks then see every N-th step). Must divide the "
+          "steps of an epoch. One replica only outside TPUs (Keras fails "
+          "there: keras-team/keras#19246).")
 
 # ---- tools: research.evaluate / predict / export (they read --model_dir too)
 _in_tool_group("tools", flags.DEFINE_enum, "split", "test",

@@ -74,3 +74,22 @@ def compile_options(runtime_cfg, strategy):
         "--steps_per_execution=1 or a single-replica strategy")
   return {"jit_compile": runtime_cfg.jit_compile,
           "steps_per_execution": runtime_cfg.steps_per_execution}
+
+
+def check_steps_per_execution(steps_per_execution, steps_per_epoch):
+  """Raises config.ConfigError unless the calls of a multi-step run fill
+  each epoch exactly.
+
+  Keras runs whole calls: on a stream of all epochs' batches (as training
+  fits) an epoch of S steps gets ceil(S / N) * N, taking the next epoch's
+  batches, so every later epoch's logs, checkpoints and learning rate fall
+  at the wrong step and a resume no longer replays the same run.
+  """
+  if steps_per_epoch % steps_per_execution:
+    raise config.ConfigError(
+        f"--steps_per_execution={steps_per_execution} does not divide the "
+        f"{steps_per_epoch} training steps of an epoch (--batch_size and the "
+        "training split's size); Keras would run "
+        f"{-(-steps_per_epoch // steps_per_execution) * steps_per_execution} "
+        "per epoch. Use a divisor of the epoch's steps")
+

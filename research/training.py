@@ -136,6 +136,8 @@ def run(cfg, model_dir, strategy=None):
   hierarchy = hierarchy_lib.for_task(spec, cfg.data.hierarchy_file)
   train_split = spec.splits["train"]
   steps_per_epoch = pipeline.num_batches(len(train_split), cfg.train.batch_size)
+  runtime.check_steps_per_execution(cfg.runtime.steps_per_execution,
+                                    steps_per_epoch)
   total_steps = cfg.train.epochs * steps_per_epoch
   with strategy.scope():
     model = _build(cfg, spec, hierarchy.mask, steps_per_epoch, strategy)

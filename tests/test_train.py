@@ -218,6 +218,10 @@ def _mapping_file(folder, text):
      "map.txt: fine classes under no coarse class: "),
     ({"optim": {"sgd_nesterov": True}},
      "--sgd_momentum and --sgd_nesterov apply to --optimizer=sgd only"),
+    # 1600 examples / 64 = 25 steps per epoch; Keras would run 28.
+    ({"runtime": {"steps_per_execution": 7}},
+     "--steps_per_execution=7 does not divide the 25 training steps of an "
+     "epoch"),
 ])
 def test_a_config_that_does_not_fit_stops_before_claiming_the_model_dir(
     tmp_path, changes, message):
