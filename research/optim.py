@@ -1,5 +1,7 @@
 """Optimizers and learning-rate schedules, built from plain config values."""
 
+import math
+
 import keras
 
 from research import config
@@ -21,7 +23,8 @@ def schedule(optim_cfg, epochs, steps_per_epoch):
   Raises:
     config.ConfigError: if the warmup leaves no step for the schedule.
   """
-  warmup_steps = int(optim_cfg.warmup_epochs * steps_per_epoch)
+  # Rounded first: 0.57 * 100 is 56.99999999999999, which int() makes 56.
+  warmup_steps = math.floor(round(optim_cfg.warmup_epochs * steps_per_epoch, 6))
   total_steps = epochs * steps_per_epoch
   if warmup_steps >= total_steps:
     raise config.ConfigError(

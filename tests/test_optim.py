@@ -169,3 +169,16 @@ def test_cosine_schedule_reaches_zero_at_the_last_step():
   for step in (0, 2, 4, 8):
     np.testing.assert_allclose(
         float(lr(step)), 0.2 * (1 + np.cos(np.pi * step / 8)) / 2, atol=1e-7)
+
+
+@pytest.mark.parametrize("warmup_epochs, steps_per_epoch, warmup_steps", [
+    (0.57, 100, 57), (0.29, 100, 29), (0.58, 50, 29), (0.5, 7, 3)])
+def test_warmup_steps_round_down_the_decimal_value(
+    warmup_epochs, steps_per_epoch, warmup_steps):
+  # 0.57 * 100 is 56.99999999999999 in floating point: still 57 steps.
+  cfg = config.OptimConfig(learning_rate=1.0, lr_schedule="constant",
+                           warmup_epochs=warmup_epochs)
+  rate = optim.schedule(cfg, 2, steps_per_epoch)
+  assert float(rate(warmup_steps - 1)) == pytest.approx(1.0)
+  assert float(rate(warmup_steps - 2)) == pytest.approx(
+      (warmup_steps - 1) / warmup_steps)
