@@ -178,8 +178,9 @@ _in_group("optim", flags.DEFINE_enum, "lr_schedule", "cosine",
           sorted(optim.SCHEDULES),
           "Learning-rate schedule over the steps after the warmup.")
 _in_group("optim", flags.DEFINE_float, "warmup_epochs", 0.0,
-          "Linear warmup from 0 to --learning_rate over this many epochs "
-          "(rounded down to whole steps; 0 = none), before --lr_schedule.")
+          "Linear warmup to --learning_rate over this many epochs (rounded "
+          "down to W whole steps; step k of W at (k+1)/W of the rate; 0 = "
+          "none), before --lr_schedule.")
 _in_group("optim", flags.DEFINE_float, "weight_decay", 1e-4,
           "Decoupled weight decay (adamw only).")
 _in_group("optim", flags.DEFINE_float, "sgd_momentum", 0.9,
