@@ -6,6 +6,7 @@ import h5py
 import keras
 import numpy as np
 import tensorflow as tf
+from tensorboard.backend.event_processing import event_accumulator
 
 from research import config
 from research import model as model_lib
@@ -138,3 +139,14 @@ def run_main(main, **flag_values):
   parsed_flags()
   with flagsaver.flagsaver(**flag_values):
     main(["prog"])
+
+
+def epoch_scalars(folder, tag):
+  """[value by epoch] of one tensor-summary tag in a TensorBoard folder; a
+  step logged again (by a resumed process) counts once, as last written."""
+  accumulator = event_accumulator.EventAccumulator(
+      folder, size_guidance={event_accumulator.TENSORS: 0})
+  accumulator.Reload()
+  by_step = {event.step: float(tf.make_ndarray(event.tensor_proto))
+             for event in accumulator.Tensors(tag)}
+  return [by_step[step] for step in sorted(by_step)]

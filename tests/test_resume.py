@@ -256,11 +256,15 @@ def test_records_survive_a_failed_write_and_keep_their_mode(tmp_path,
 # ---- a real process, killed with SIGKILL in the middle of an epoch
 
 _EPOCHS = 3
+_STEPS_PER_EPOCH = 3000 // 16 + 1  # 188
+# The kill lands in epoch 2: the resumed process starts inside the warmup.
+_WARMUP_STEPS = int(1.5 * _STEPS_PER_EPOCH)  # 282
 
 
 def _command(model_dir):
   return [sys.executable, "-m", "research.train", "--deterministic",
           "--synthetic_train_size=3000", "--batch_size=16", "--width=32",
+          "--warmup_epochs=1.5",
           f"--epochs={_EPOCHS}", f"--model_dir={model_dir}", "--verbose=2"]
 
 
@@ -335,6 +339,25 @@ def test_killed_run_resumes_to_the_same_results(runs):
   diff = max(abs(actual[name] - value) for name, value in expected.items())
   print(f"killed-and-resumed vs uninterrupted: max abs diff {diff:.2e}")
   assert actual == expected  # tolerance 0: bit-identical with --deterministic
+
+
+@pytest.mark.slow
+def test_a_resume_inside_the_warmup_logs_each_epochs_rate(runs):
+  # Rate of each epoch's first step: warmup peak * (k + 1) / W, then cosine
+  # over the steps after it; the resumed process continues the schedule.
+  dirs, _ = runs
+  total = _EPOCHS * _STEPS_PER_EPOCH
+  expected = []
+  for step in np.arange(_EPOCHS) * _STEPS_PER_EPOCH:
+    if step < _WARMUP_STEPS:
+      expected.append(1e-3 * (step + 1) / _WARMUP_STEPS)
+    else:
+      expected.append(1e-3 * 0.5 * (1 + np.cos(
+          np.pi * (step - _WARMUP_STEPS) / (total - _WARMUP_STEPS))))
+  for name in ("first", "killed"):
+    logged = helpers.epoch_scalars(os.path.join(dirs[name], "train"),
+                                   "learning_rate")
+    np.testing.assert_allclose(logged, expected, rtol=1e-6, err_msg=name)
 
 
 @pytest.mark.slow
