@@ -10,6 +10,8 @@ import os
 import re
 import sys
 
+from research import summaries
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BLOCK = re.compile(r"(<!-- table: (\S+) -->\n)(.*?)(<!-- end table -->)",
                    re.DOTALL)
@@ -40,8 +42,8 @@ def synced(readme_text, root=ROOT):
 
 
 def main(root=ROOT):
-  """Rewrites <root>/README.md; a missing or empty table file stops it with
-  one error line before README is touched."""
+  """Rewrites <root>/README.md atomically; a missing or empty table file
+  stops it with one error line before README is touched."""
   path = os.path.join(root, "README.md")
   with open(path) as handle:
     text = handle.read()
@@ -49,10 +51,7 @@ def main(root=ROOT):
     text = synced(text, root)
   except ValueError as error:
     sys.exit(f"error: {error}")
-  temporary = path + ".partial"
-  with open(temporary, "w") as handle:
-    handle.write(text)
-  os.replace(temporary, path)  # README stays whole if the write fails
+  summaries.write_text(path, text)
 
 
 if __name__ == "__main__":
