@@ -25,7 +25,12 @@ def results_dir(given, committed_dir, changed_flags, what):
   if not given:
     raise ValueError(f"this run changes {what} ({flags}); give --results_dir "
                      f"so it does not overwrite the committed {committed_dir}")
-  if os.path.abspath(given) == os.path.abspath(committed_dir):
+  if is_committed(given, committed_dir):
     raise ValueError(f"this run changes {what} ({flags}); --results_dir="
                      f"{given} is the committed folder; give another")
   return given
+
+
+def is_committed(folder, committed_dir):
+  """True if `folder` is `committed_dir`, also through a symlink or `..`."""
+  return os.path.realpath(folder) == os.path.realpath(committed_dir)

@@ -59,8 +59,8 @@ def main(argv):
     study = study_lib.load(argv[1], overrides)
     tables_dir = committed.results_dir(FLAGS.results_dir, RESULTS_DIR,
                                        study.changed_by_overrides, "the study")
-    if study_lib.shadows_shipped(study) and (
-        os.path.abspath(tables_dir) == os.path.abspath(RESULTS_DIR)):
+    if study_lib.shadows_shipped(study) and committed.is_committed(
+        tables_dir, RESULTS_DIR):
       raise ValueError(
           f"{study.path} is not the shipped study {study.name} but has its "
           "name; give --results_dir (another than the committed "
@@ -75,7 +75,7 @@ def main(argv):
     runs = sweep.plan(study, runs_dir)
     _, failed = sweep.execute(runs, launch=sweep.launch_subprocess,
                               parallel=FLAGS.parallel)
-    if failed and os.path.abspath(tables_dir) == os.path.abspath(RESULTS_DIR):
+    if failed and committed.is_committed(tables_dir, RESULTS_DIR):
       sys.exit(f"error: {len(failed)} runs failed (see their train.log); "
                "rerun to retry only those. The committed table in "
                f"{os.path.join(tables_dir, study.name)} was left as it was.")

@@ -73,8 +73,11 @@ def is_done(run):
         f"now asks for {list(run.train_flags)}" + refusal)
   config_path = os.path.join(run.model_dir, CONFIG)
   if os.path.isfile(config_path):
-    differing = summaries.differences_from_recorded(
-        config_path, expected_config(run.train_flags))
+    try:
+      differing = summaries.differences_from_recorded(
+          config_path, expected_config(run.train_flags))
+    except ValueError as error:
+      raise ValueError(f"{error}" + refusal) from None
     if differing:
       raise ValueError(f"{config_path} records a run that differs from the "
                        f"study's ({'; '.join(differing)})" + refusal)

@@ -92,4 +92,3 @@ def check_steps_per_execution(steps_per_execution, steps_per_epoch):
         "training split's size); Keras would run "
         f"{-(-steps_per_epoch // steps_per_execution) * steps_per_execution} "
         "per epoch. Use a divisor of the epoch's steps")
-

@@ -8,6 +8,7 @@ import csv
 import glob
 import json
 import os
+import re
 
 from absl.testing import flagsaver
 import numpy as np
@@ -111,6 +112,17 @@ def test_a_run_whose_config_is_not_the_cells_is_refused(planned):
   with pytest.raises(ValueError, match=(
       r"config.json records a run that differs from the study's "
       r"\(--epochs: 1 recorded, 2 now\); delete")):
+    sweep.is_done(runs[0])
+
+
+def test_a_corrupt_config_json_is_named_with_what_to_do(planned):
+  _, _, runs = planned
+  _finish(runs[0])
+  path = os.path.join(runs[0].model_dir, "config.json")
+  _write(path, '{"train": {"epochs"')
+  with pytest.raises(ValueError, match=(
+      f"^{re.escape(path)} is not a run's config.json .*; delete "
+      f"{re.escape(runs[0].model_dir)}")):
     sweep.is_done(runs[0])
 
 

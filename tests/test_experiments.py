@@ -263,6 +263,14 @@ def test_committed_results_need_results_dir_once_a_flag_changes_them():
     committed.results_dir("", "committed", ["width", "epochs"], "the recipe")
 
 
+def test_a_symlink_to_the_committed_folder_is_the_committed_folder(tmp_path):
+  (tmp_path / "results").mkdir()
+  (tmp_path / "link").symlink_to(tmp_path / "results")
+  with pytest.raises(ValueError, match="is the committed folder"):
+    committed.results_dir(str(tmp_path / "link"), str(tmp_path / "results"),
+                          ["epochs"], "the study")
+
+
 def test_overrides_that_change_what_the_study_runs_are_named(tmp_path):
   # epochs: the base's value; learning_rate: the flag default; coarse_loss:
   # set over a default of None.
