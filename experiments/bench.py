@@ -1,17 +1,19 @@
 """Benchmark: where the training time goes, as ratios of steps per second.
 
     python -m experiments.bench [--rounds 60] [--seconds 0.1] [--groups 5]
+                                [--builds 2]
 
-From one process, builds every case of `comparisons()` (bench_cases.Case),
-then times them in many short interleaved rounds (about `--seconds` of steps
-per case; the order rotates each round), so that load from other processes
-hits all cases alike and two cases of a comparison are never timed far apart.
-Rounds are pooled into `--groups` consecutive groups; a case's rate in a group
-is its steps over its time there, and a comparison's ratio is the median over
-groups of rate(A) / rate(B) (rate(B) / rate(A) for a ratio of step times,
-whose label says so), with the range. Also measures the peak RSS of a
-default `research.train` run, trained first in this process. Prints the table
-and writes it, with the machine description, to
+From one process, builds every case of `comparisons()` (bench_cases.Case)
+`--builds` times, then times them in many short rounds. A round visits the
+comparisons in a rotating order and times each one's two cases alternately,
+build by build, about `--seconds` of steps each, so that load from other
+processes and drift in the machine's speed hit both sides of a ratio alike.
+Rounds are pooled into `--groups` consecutive groups; a case's rate in a
+group is its steps over its time there, and a comparison's ratio is the
+median over groups of rate(A) / rate(B) (rate(B) / rate(A) for a ratio of
+step times, whose label says so), with the range. Also measures the peak RSS
+of a default `research.train` run, trained first in this process. Prints the
+table and writes it, with the machine description, to
 `experiments/results/bench/bench.md`.
 """
 
@@ -72,21 +74,63 @@ def comparisons(backbone_names):
   return rows
 
 
-def time_rounds(cases, rounds, seconds, log):
-  """Builds and warms every case, then returns {case: [rate per round]}."""
-  timed, steps = {}, {}
-  for case in cases:
-    log(f"building {case}")
-    timed[case] = bench_cases.Timed(case)
-    steps[case] = timed[case].warm_up(seconds)
-  rates = {case: [] for case in cases}
+def paired_rates(builds_a, builds_b, steps_a, steps_b, b_first=False):
+  """Steps/s of case A and of case B over all builds of each.
+
+  The two cases alternate, A B A B ... (B A B A ... when `b_first`), build
+  by build, each timing `steps // len(builds)` steps. One untimed call
+  precedes each timing: the first step after another model ran refills the
+  caches, which a training run never pays.
+  """
+  sides = [(builds_a, steps_a, []), (builds_b, steps_b, [])]
+  for build_index in range(len(builds_a)):
+    for builds, steps, rates in sides[::-1] if b_first else sides:
+      builds[build_index].run(1)
+      rates.append(builds[build_index].run(max(1, steps // len(builds))))
+  return tuple(group_rates(rates, 1)[0] for _, _, rates in sides)
+
+
+def build_cases(cases, count, seconds, log):
+  """`count` builds of every case, {case: [Timed]}, and the steps of about
+  `seconds` for each case.
+
+  The cases are built in turn, in forward then reverse order and so on.
+  How fast a model runs depends on when in the process it was built: on the
+  mlp, building the cases in reverse order moved GHM (softmax) / CE from
+  1.07 to 0.96 and train_step / functional from 1.06 to 1.00. Timing every
+  case on builds from both ends cancels most of that.
+  """
+  builds, steps = {case: [] for case in cases}, {}
+  for turn in range(count):
+    for case in cases if turn % 2 == 0 else reversed(cases):
+      log(f"building {case}")
+      builds[case].append(bench_cases.Timed(case))
+      steps[case] = builds[case][-1].warm_up(seconds)
+  return builds, steps
+
+
+def time_rounds(rows, rounds, seconds, log, builds_per_case=2):
+  """Builds and warms every case, then returns, for each row, its two
+  cases' steps/s in every round: [(rates of A, rates of B)].
+
+  A round visits the rows in a rotating order and times each row's cases
+  as one `paired_rates`, so load that comes and goes on a shared machine
+  hits both sides of a ratio alike. A case shared by several rows is built
+  once (`builds_per_case` times) and timed with each of them.
+  """
+  builds, steps = build_cases(list(dict.fromkeys(
+      case for row in rows for case in (row.case_a, row.case_b))),
+                              builds_per_case, seconds, log)
+  rates = [([], []) for _ in rows]
   for round_index in range(rounds):
-    shift = round_index % len(cases)
-    order = cases[shift:] + cases[:shift]
-    if round_index % 2:
-      order.reverse()
-    for case in order:
-      rates[case].append(timed[case].run(steps[case]))
+    shift = round_index % len(rows)
+    for index in [*range(shift, len(rows)), *range(shift)]:
+      case_a, case_b = rows[index].case_a, rows[index].case_b
+      rate_a, rate_b = paired_rates(builds[case_a], builds[case_b],
+                                    steps[case_a], steps[case_b],
+                                    b_first=round_index % 2 == 1)
+      rates[index][0].append(rate_a)
+      rates[index][1].append(rate_b)
     log(f"round {round_index + 1}/{rounds} done")
   return rates
 
@@ -101,28 +145,29 @@ def group_rates(rates, groups):
 
 
 def ratio_rows(rows, rates, groups):
-  """Table rows: each case's rate over all rounds (A, B), and the median
-  [min, max] over round groups of the ratio of the two cases' group rates
-  (A / B, or B / A for a ratio of step times).
+  """Table rows: each case's rate over all of its row's rounds (A, B), and
+  the median [min, max] over round groups of the ratio of the two cases'
+  group rates (A / B, or B / A for a ratio of step times).
 
   Args:
     rows: Comparisons, or tuples of their fields.
-    rates: {case: [steps/s per round]}.
+    rates: per row, (A's steps/s per round, B's steps/s per round).
     groups: number of groups of consecutive rounds.
   """
   table = []
-  for row in (Comparison(*fields) for fields in rows):
-    rate_a, rate_b = (group_rates(rates[row.case_a], groups),
-                      group_rates(rates[row.case_b], groups))
+  for row, (rounds_a, rounds_b) in zip(
+      (Comparison(*fields) for fields in rows), rates):
+    rate_a, rate_b = (group_rates(rounds_a, groups),
+                      group_rates(rounds_b, groups))
     if row.ratio_of == STEP_TIME:
       per_group = [b / a for a, b in zip(rate_a, rate_b)]
     else:
       per_group = [a / b for a, b in zip(rate_a, rate_b)]
-    overall = {case: group_rates(rates[case], 1)[0]
-               for case in (row.case_a, row.case_b)}
+    overall_a, overall_b = (group_rates(rounds_a, 1)[0],
+                            group_rates(rounds_b, 1)[0])
     table.append((
         row.label, f"{row.backbone} w{bench_cases.width(row.backbone)}",
-        f"{overall[row.case_a]:.1f}", f"{overall[row.case_b]:.1f}",
+        f"{overall_a:.1f}", f"{overall_b:.1f}",
         f"{statistics.median(per_group):.3f} "
         f"[{min(per_group):.2f}, {max(per_group):.2f}]", row.target))
   return table
@@ -133,11 +178,15 @@ def _parse(argv):
   parser.add_argument("--rounds", type=int, default=60,
                       help="interleaved timing rounds")
   parser.add_argument("--seconds", type=float, default=0.1,
-                      help="target seconds per case per round (at least one "
-                      "step)")
+                      help="seconds of timed steps per case, comparison "
+                      "and round, spread over the builds (at least one step "
+                      "per build)")
   parser.add_argument("--groups", type=int, default=5,
                       help="groups of consecutive rounds; the ratio's median "
                       "and range are over groups")
+  parser.add_argument("--builds", type=int, default=2,
+                      help="builds of every case, timed in turn (identical "
+                      "builds differ by a few percent in speed)")
   parser.add_argument("--backbones", default="mlp,cnn,resnet18",
                       help="backbones to compare (missing ones are skipped)")
   parser.add_argument("--skip_rss", action="store_true",
@@ -166,17 +215,16 @@ def main(argv):
   args = _parse(argv)
   names = [n for n in args.backbones.split(",") if n in backbones.REGISTRY]
   rows = comparisons(names)
-  cases = list(dict.fromkeys(
-      case for row in rows for case in (row.case_a, row.case_b)))
   load_before = os.getloadavg()
   default_rss_mb = None if args.skip_rss else (
       bench_report.default_run_peak_rss_mb())
-  rates = time_rounds(cases, args.rounds, args.seconds, _log)
+  rates = time_rounds(rows, args.rounds, args.seconds, _log, args.builds)
   table = ratio_rows(rows, rates, args.groups)
   table.append(bench_pipeline.row())
   memory = bench_report.memory_lines(default_rss_mb)
   report = bench_report.markdown(
       table, memory, rounds=args.rounds, groups=args.groups,
+      builds=args.builds,
       load=(load_before, os.getloadavg()),
       skipped=[n for n in args.backbones.split(",") if n not in names],
       note=args.note)

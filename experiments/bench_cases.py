@@ -111,7 +111,7 @@ class Timed:
     self.model = build(case, spec)
     if batches is None:
       batches = pipeline.batched(spec.splits["train"], BATCH_SIZE,
-                                 training=True).repeat()
+                                 training=True).cache().repeat()
     self.steps_per_call = case.steps_per_execution
     # One short fit builds the optimizer, compiled metrics and the function
     # exactly as fit() would; the timed calls then reuse that function.

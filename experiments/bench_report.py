@@ -113,7 +113,7 @@ def _table(rows):
   return lines
 
 
-def markdown(rows, memory, rounds, groups, load, skipped, note):
+def markdown(rows, memory, rounds, groups, builds, load, skipped, note):
   """The whole report as one markdown string."""
   before, after = load
   lines = ["# Benchmark", "",
@@ -127,9 +127,12 @@ def markdown(rows, memory, rounds, groups, load, skipped, note):
       "", "## Steps per second", "",
       f"Batch {bench_cases.BATCH_SIZE}, Adam, synthetic inputs (32-d vectors for mlp, 28x28 "
       "images otherwise), 4 coarse / 27 fine classes, default strategy. "
-      f"{rounds} short interleaved rounds pooled into {groups} groups; rates "
-      "are over all rounds, the ratio is the median over groups of the "
-      "ratio of group rates, with its range. Functional = the same "
+      f"Every case is built {builds} times (in turn, forward then reverse "
+      f"order); each of {rounds} short rounds times every comparison's two "
+      "cases alternately on each build, after one untimed call. Rounds are "
+      f"pooled into {groups} groups; rates are over all rounds, the ratio is "
+      "the median over groups of the ratio of group rates, with its range. "
+      "Functional = the same "
       "backbone and head as a functional Keras model compiled with a "
       "cross-entropy loss per output and accuracy/top-3 metrics.", ""]
   lines += _table(rows)

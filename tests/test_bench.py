@@ -20,7 +20,7 @@ from tests import helpers
 
 def test_ratio_is_the_median_over_groups_of_group_rate_ratios():
   fast, slow = bench_cases.Case(), bench_cases.Case(functional=True)
-  rates = {fast: [10.0, 30.0, 12.0, 12.0], slow: [5.0, 10.0, 12.0, 6.0]}
+  rates = [([10.0, 30.0, 12.0, 12.0], [5.0, 10.0, 12.0, 6.0])]
   rows = bench.ratio_rows([("a / b", "mlp", fast, slow, ">= 1")], rates,
                           groups=2)
   label, backbone, rate_a, rate_b, ratio, target = rows[0]
@@ -41,6 +41,54 @@ def test_rounds_that_do_not_divide_into_groups_are_all_used():
                              [3 / (1 / 2 + 1 / 2 + 1 / 4)])
 
 
+class _FakeTimed:
+  """Stands in for bench_cases.Timed: logs its runs, reports a fixed rate."""
+
+  def __init__(self, name, rate, log):
+    self.name, self.rate, self.log = name, rate, log
+
+  def run(self, steps):
+    self.log.append((self.name, steps))
+    return self.rate
+
+
+def test_paired_rates_alternate_the_cases_build_by_build_after_a_warm_call():
+  log = []
+  builds_a = [_FakeTimed("a0", 10.0, log), _FakeTimed("a1", 30.0, log)]
+  builds_b = [_FakeTimed("b0", 20.0, log), _FakeTimed("b1", 20.0, log)]
+  rate_a, rate_b = bench.paired_rates(builds_a, builds_b, steps_a=8,
+                                      steps_b=5)
+  # 4 steps per build of A, 2 of B; each timing after one untimed call.
+  assert log == [("a0", 1), ("a0", 4), ("b0", 1), ("b0", 2),
+                 ("a1", 1), ("a1", 4), ("b1", 1), ("b1", 2)]
+  # Equal steps per build: the rate is the steps over the summed time.
+  assert rate_a == pytest.approx(2 / (1 / 10 + 1 / 30))
+  assert rate_b == pytest.approx(20.0)
+  log.clear()
+  bench.paired_rates(builds_a, builds_b, steps_a=8, steps_b=5, b_first=True)
+  assert [name for name, steps in log if steps > 1] == ["b0", "a0", "b1",
+                                                         "a1"]
+
+
+def test_cases_are_built_in_turn_forward_then_reverse(monkeypatch):
+  built = []
+
+  class FakeTimed:
+
+    def __init__(self, case):
+      built.append(case)
+
+    def warm_up(self, seconds):
+      return 10
+
+  monkeypatch.setattr(bench_cases, "Timed", FakeTimed)
+  builds, steps = bench.build_cases(["x", "y", "z"], count=3, seconds=0.1,
+                                    log=lambda message: None)
+  assert built == ["x", "y", "z", "z", "y", "x", "x", "y", "z"]
+  assert [len(builds[case]) for case in "xyz"] == [3, 3, 3]
+  assert steps == {"x": 10, "y": 10, "z": 10}
+
+
 def test_every_comparison_has_two_different_cases():
   for row in bench.comparisons(["mlp", "cnn"]):
     assert row.case_a != row.case_b, row.label
@@ -58,7 +106,7 @@ def test_ghm_rows_show_ghm_in_column_a_and_ratio_its_step_time_over_ce():
     assert row.case_a.loss == "ghm" and row.case_b == bench_cases.Case()
   ghm, ce = ghm_rows[0].case_a, ghm_rows[0].case_b
   # GHM at 80 steps/s, CE at 100: GHM's steps take 1.25 times as long.
-  rows = bench.ratio_rows([ghm_rows[0]], {ghm: [80.0] * 4, ce: [100.0] * 4},
+  rows = bench.ratio_rows([ghm_rows[0]], [([80.0] * 4, [100.0] * 4)],
                           groups=2)
   assert rows[0][2:5] == ("80.0", "100.0", "1.250 [1.25, 1.25]")
 
