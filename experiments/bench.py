@@ -169,7 +169,7 @@ def ratio_rows(rows, rates, groups):
         row.label, f"{row.backbone} w{bench_cases.width(row.backbone)}",
         f"{overall_a:.1f}", f"{overall_b:.1f}",
         f"{statistics.median(per_group):.3f} "
-        f"[{min(per_group):.2f}, {max(per_group):.2f}]", row.target))
+        f"[{min(per_group):.3f}, {max(per_group):.3f}]", row.target))
   return table
 
 

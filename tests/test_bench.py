@@ -32,7 +32,7 @@ def test_ratio_is_the_median_over_groups_of_group_rate_ratios():
   group_b = [2 / (1 / 5 + 1 / 10), 2 / (1 / 12 + 1 / 6)]
   per_group = np.array(group_a) / np.array(group_b)
   assert ratio == (f"{np.median(per_group):.3f} "
-                   f"[{per_group.min():.2f}, {per_group.max():.2f}]")
+                   f"[{per_group.min():.3f}, {per_group.max():.3f}]")
 
 
 def test_rounds_that_do_not_divide_into_groups_are_all_used():
@@ -108,7 +108,7 @@ def test_ghm_rows_show_ghm_in_column_a_and_ratio_its_step_time_over_ce():
   # GHM at 80 steps/s, CE at 100: GHM's steps take 1.25 times as long.
   rows = bench.ratio_rows([ghm_rows[0]], [([80.0] * 4, [100.0] * 4)],
                           groups=2)
-  assert rows[0][2:5] == ("80.0", "100.0", "1.250 [1.25, 1.25]")
+  assert rows[0][2:5] == ("80.0", "100.0", "1.250 [1.250, 1.250]")
 
 
 def test_readme_block_is_replaced_between_the_markers_only():
