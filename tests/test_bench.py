@@ -104,7 +104,6 @@ def test_ghm_rows_show_ghm_in_column_a_and_ratio_its_step_time_over_ce():
       "step time ghm (softmax) / ce (= B / A steps/s)"]
   for row in ghm_rows:
     assert row.case_a.loss == "ghm" and row.case_b == bench_cases.Case()
-  ghm, ce = ghm_rows[0].case_a, ghm_rows[0].case_b
   # GHM at 80 steps/s, CE at 100: GHM's steps take 1.25 times as long.
   rows = bench.ratio_rows([ghm_rows[0]], [([80.0] * 4, [100.0] * 4)],
                           groups=2)
