@@ -173,20 +173,27 @@ def ratio_rows(rows, rates, groups):
   return table
 
 
+def _positive_int(text):
+  value = int(text)
+  if value < 1:
+    raise argparse.ArgumentTypeError(f"expected a positive integer, got {text}")
+  return value
+
+
 def _parse(argv):
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  parser.add_argument("--rounds", type=int, default=60,
+  parser.add_argument("--rounds", type=_positive_int, default=60,
                       help="interleaved timing rounds")
   parser.add_argument("--seconds", type=float, default=0.1,
                       help="seconds of timed steps per case, comparison "
                       "and round, spread over the builds (at least one step "
                       "per build)")
-  parser.add_argument("--groups", type=int, default=5,
+  parser.add_argument("--groups", type=_positive_int, default=5,
                       help="groups of consecutive rounds; the ratio's median "
                       "and range are over groups")
-  parser.add_argument("--builds", type=int, default=2,
-                      help="builds of every case, timed in turn (identical "
-                      "builds differ by a few percent in speed)")
+  parser.add_argument("--builds", type=_positive_int, default=2,
+                      help="builds of every case, in forward then reverse "
+                      "order (a model's speed depends on when it was built)")
   parser.add_argument("--backbones", default="mlp,cnn,resnet18",
                       help="backbones to compare (missing ones are skipped)")
   parser.add_argument("--skip_rss", action="store_true",

@@ -89,6 +89,14 @@ def test_cases_are_built_in_turn_forward_then_reverse(monkeypatch):
   assert steps == {"x": 10, "y": 10, "z": 10}
 
 
+@pytest.mark.parametrize("flag", ["--rounds", "--groups", "--builds"])
+def test_counts_below_one_are_refused_naming_the_flag(flag, capsys):
+  with pytest.raises(SystemExit):
+    bench._parse([flag, "0"])
+  assert f"argument {flag}: expected a positive integer, got 0" in (
+      capsys.readouterr().err)
+
+
 def test_every_comparison_has_two_different_cases():
   for row in bench.comparisons(["mlp", "cnn"]):
     assert row.case_a != row.case_b, row.label
@@ -202,3 +210,4 @@ def test_a_changed_recipe_without_results_dir_stops_before_training(
     with pytest.raises(SystemExit, match=r"^error: this run changes the "
                        r"recipe \(--epochs\)"):
       fashion_mnist.main(["recipe"])
+
