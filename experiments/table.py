@@ -131,21 +131,28 @@ def markdown(study, runs_dir, runner_command):
 
 
 def csv_text(study, runs_dir):
-  """The table.csv text: axes, seeds, <metric>_mean/_std, timing, command."""
+  """The table.csv text: axes, seeds, then <metric>_mean, _std and _n (the
+  seeds that recorded it) for every metric and timing, and the command."""
   metrics, table = rows(study, runs_dir)
   measured = [*metrics, *(key for key, _ in _TIMING)]
   output = io.StringIO()
   writer = csv.writer(output, lineterminator="\n")
   writer.writerow([*study.axes, "seeds",
-                   *(f"{m}_{s}" for m in measured for s in ("mean", "std")),
+                   *(f"{m}_{s}" for m in measured for s in ("mean", "std",
+                                                            "n")),
                    "command"])
   for row in table:
     values = {**row["metrics"], **row["timing"]}
     writer.writerow([*(row["settings"][axis] for axis in study.axes),
                      row["seeds"],
-                     *(_number(v) for m in measured for v in values[m][:2]),
+                     *(field for m in measured
+                       for field in _csv_fields(*values[m])),
                      row["command"]])
   return output.getvalue()
+
+
+def _csv_fields(mean, std, count):
+  return _number(mean), _number(std), count
 
 
 def _number(value):

@@ -166,6 +166,8 @@ def test_a_seed_without_steps_per_second_leaves_the_others_in_the_table(
   with open(table.write(study, runs_dir, runs_dir, "cmd")[1]) as handle:
     csv_row = next(csv.DictReader(handle))
   assert float(csv_row["steps_per_second_mean"]) == pytest.approx(115.0)
+  assert (csv_row["steps_per_second_n"], csv_row["fine/accuracy_n"]) == (
+      "2", "3")
 
 
 def test_table_commands_name_the_runs_folder_they_describe(planned):
