@@ -118,9 +118,9 @@ def time_rounds(rows, rounds, seconds, log, builds_per_case=2):
   hits both sides of a ratio alike. A case shared by several rows is built
   once (`builds_per_case` times) and timed with each of them.
   """
-  builds, steps = build_cases(list(dict.fromkeys(
-      case for row in rows for case in (row.case_a, row.case_b))),
-                              builds_per_case, seconds, log)
+  cases = list(dict.fromkeys(
+      case for row in rows for case in (row.case_a, row.case_b)))
+  builds, steps = build_cases(cases, builds_per_case, seconds, log)
   rates = [([], []) for _ in rows]
   for round_index in range(rounds):
     shift = round_index % len(rows)
