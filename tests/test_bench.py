@@ -89,6 +89,28 @@ def test_cases_are_built_in_turn_forward_then_reverse(monkeypatch):
   assert steps == {"x": 10, "y": 10, "z": 10}
 
 
+def test_rounds_time_every_row_with_its_own_cases(monkeypatch):
+  rates = {"x": 10.0, "y": 20.0, "z": 40.0}
+
+  class FakeTimed:
+
+    def __init__(self, case):
+      self.case = case
+
+    def warm_up(self, seconds):
+      return 4
+
+    def run(self, steps):
+      return rates[self.case]
+
+  monkeypatch.setattr(bench_cases, "Timed", FakeTimed)
+  rows = [bench.Comparison("x / y", "mlp", "x", "y", ""),
+          bench.Comparison("z / y", "mlp", "z", "y", "")]
+  timed = bench.time_rounds(rows, rounds=3, seconds=0.1,
+                            log=lambda message: None)
+  assert timed == [([10.0] * 3, [20.0] * 3), ([40.0] * 3, [20.0] * 3)]
+
+
 @pytest.mark.parametrize("flag", ["--rounds", "--groups", "--builds"])
 def test_counts_below_one_are_refused_naming_the_flag(flag, capsys):
   with pytest.raises(SystemExit):
