@@ -109,7 +109,7 @@ def build_cases(cases, count, seconds, log):
   return builds, steps
 
 
-def time_rounds(rows, rounds, seconds, log, builds_per_case=2):
+def time_rounds(rows, rounds, seconds, builds_per_case, log):
   """Builds and warms every case, then returns, for each row, its two
   cases' steps/s in every round: [(rates of A, rates of B)].
 
@@ -225,7 +225,7 @@ def main(argv):
   load_before = os.getloadavg()
   default_rss_mb = None if args.skip_rss else (
       bench_report.default_run_peak_rss_mb())
-  rates = time_rounds(rows, args.rounds, args.seconds, _log, args.builds)
+  rates = time_rounds(rows, args.rounds, args.seconds, args.builds, _log)
   table = ratio_rows(rows, rates, args.groups)
   table.append(bench_pipeline.row())
   memory = bench_report.memory_lines(default_rss_mb)

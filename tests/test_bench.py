@@ -106,7 +106,7 @@ def test_rounds_time_every_row_with_its_own_cases(monkeypatch):
   monkeypatch.setattr(bench_cases, "Timed", FakeTimed)
   rows = [bench.Comparison("x / y", "mlp", "x", "y", ""),
           bench.Comparison("z / y", "mlp", "z", "y", "")]
-  timed = bench.time_rounds(rows, rounds=3, seconds=0.1,
+  timed = bench.time_rounds(rows, rounds=3, seconds=0.1, builds_per_case=2,
                             log=lambda message: None)
   assert timed == [([10.0] * 3, [20.0] * 3), ([40.0] * 3, [20.0] * 3)]
 
