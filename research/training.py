@@ -58,6 +58,24 @@ def _record_task(spec, hierarchy, output_dir):
                        hierarchy.as_dict(spec.coarse_names, spec.fine_names))
 
 
+def _check_against_data(cfg, spec):
+  """(hierarchy, steps per epoch), once the config fits the data.
+
+  Every check of the config against the data (the hierarchy file, the
+  backbone, the augmentation, --steps_per_execution; the losses, heads and
+  --best_metric follow when the model is built) runs before the folder is
+  claimed, so a rerun with fixed flags may reuse it.
+  """
+  model_lib.check_fits(cfg.model, spec)
+  images.check_augment(cfg.data, spec.input_kind)
+  hierarchy = hierarchy_lib.for_task(spec, cfg.data.hierarchy_file)
+  steps_per_epoch = pipeline.num_batches(len(spec.splits["train"]),
+                                         cfg.train.batch_size)
+  runtime.check_steps_per_execution(cfg.runtime.steps_per_execution,
+                                    steps_per_epoch)
+  return hierarchy, steps_per_epoch
+
+
 def _build(cfg, spec, hierarchy_mask, steps_per_epoch, strategy):
   """The compiled model, its optimizer built; call inside strategy.scope()."""
   with runtime.precision_policy(cfg.runtime.mixed_precision):
@@ -128,16 +146,8 @@ def run(cfg, model_dir, strategy=None):
   output_dir = strategies.output_dir(model_dir, strategy)
   keras.utils.set_random_seed(cfg.train.seed)
   spec = data_registry.load(cfg.data, cfg.train.seed)
-  # Every check of the config against the data (the hierarchy file, the
-  # losses and heads the model builds, --best_metric) runs before the folder
-  # is claimed, so a rerun with fixed flags may reuse it.
-  model_lib.check_fits(cfg.model, spec)
-  images.check_augment(cfg.data, spec.input_kind)
-  hierarchy = hierarchy_lib.for_task(spec, cfg.data.hierarchy_file)
+  hierarchy, steps_per_epoch = _check_against_data(cfg, spec)
   train_split = spec.splits["train"]
-  steps_per_epoch = pipeline.num_batches(len(train_split), cfg.train.batch_size)
-  runtime.check_steps_per_execution(cfg.runtime.steps_per_execution,
-                                    steps_per_epoch)
   total_steps = cfg.train.epochs * steps_per_epoch
   with strategy.scope():
     model = _build(cfg, spec, hierarchy.mask, steps_per_epoch, strategy)
