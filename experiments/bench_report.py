@@ -123,12 +123,14 @@ def markdown(rows, memory, rounds, groups, builds, load, skipped, note):
                f"{after[0]:.1f}"]
   if note:
     lines.append(f"- note: {note}")
+  build_order = "" if builds == 1 else (
+      " (in turn, forward then reverse order)")
   lines += [
       "", "## Steps per second", "",
       f"Batch {bench_cases.BATCH_SIZE}, Adam, synthetic inputs (32-d vectors for mlp, 28x28 "
       "images otherwise), 4 coarse / 27 fine classes, default strategy. "
-      f"Every case is built {builds} times (in turn, forward then reverse "
-      f"order); each of {rounds} short rounds times every comparison's two "
+      f"Every case is built {train.counted(builds, 'time')}{build_order}; "
+      f"each of {rounds} short rounds times every comparison's two "
       "cases alternately on each build, after one untimed call. Rounds are "
       f"pooled into {groups} groups; rates are over all rounds, the ratio is "
       "the median over groups of the ratio of group rates, with its range. "

@@ -233,3 +233,14 @@ def test_a_changed_recipe_without_results_dir_stops_before_training(
                        r"recipe \(--epochs\)"):
       fashion_mnist.main(["recipe"])
 
+
+
+@pytest.mark.parametrize("builds, says", [
+    (1, "Every case is built 1 time; each of 3"),
+    (2, "Every case is built 2 times (in turn, forward then reverse order); "
+        "each of 3")])
+def test_report_says_how_often_each_case_was_built(builds, says):
+  report = bench_report.markdown(rows=[], memory=[], rounds=3, groups=1,
+                                 builds=builds, load=((0.0,), (0.0,)),
+                                 skipped=[], note="")
+  assert says in report
