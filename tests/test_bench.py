@@ -215,6 +215,29 @@ def test_recipe_results_describe_the_run_that_made_them(tmp_path):
   assert not fashion_mnist.summary(cfg, results, 1000.0, "")["targets_met"]
 
 
+def test_recipe_targets_are_met_at_exactly_the_target_accuracy():
+  # 9400 and 9900 correct of 10000, as the float32 metric variables hold them.
+  results = {"wall_seconds": 600.0, "steps_per_second": 5.0,
+             "test": {"fine/accuracy": float(np.float32(9400) / 10000),
+                      "coarse/accuracy": float(np.float32(9900) / 10000),
+                      "joint/exact_match": 0.93}}
+  assert results["test"]["fine/accuracy"] < 0.94
+  record = fashion_mnist.summary(fashion_mnist.recipe_config(), results,
+                                 1000.0, "")
+  assert record["targets_met"]
+
+
+def test_recipe_records_a_resumed_run_without_a_timed_epoch(tmp_path):
+  results = {"wall_seconds": 600.0, "steps_per_second": None,
+             "test": {"fine/accuracy": 0.9, "coarse/accuracy": 0.9,
+                      "joint/exact_match": 0.9}}
+  record = fashion_mnist.summary(fashion_mnist.recipe_config(), results,
+                                 1000.0, "")
+  fashion_mnist.write(record, str(tmp_path))
+  with open(tmp_path / "results.md") as handle:
+    assert "10.0 min wall, no timed steps/s" in handle.read()
+
+
 def test_only_flags_that_change_the_recipe_count_as_changes():
   recipe = fashion_mnist.recipe_config()
   runtime_only = recipe.replace(runtime={"model_dir": "/tmp/x", "verbose": 0})
@@ -232,7 +255,6 @@ def test_a_changed_recipe_without_results_dir_stops_before_training(
     with pytest.raises(SystemExit, match=r"^error: this run changes the "
                        r"recipe \(--epochs\)"):
       fashion_mnist.main(["recipe"])
-
 
 
 @pytest.mark.parametrize("builds, says", [
