@@ -69,9 +69,10 @@ def load(name_or_path, overrides=None):
   Args:
     name_or_path: a module name in experiments/studies/ ("losses") or the path
       of a .py file holding a `STUDY` dict.
-    overrides: {flag: value} merged into the base of every cell (from the
-      runner's command line); may not touch a grid axis. Those that change a
-      value the study runs with are listed in `Study.changed_by_overrides`.
+    overrides: {flag: value} from the runner's command line; may not touch a
+      grid axis. Those that change a value the study runs with are merged
+      into the base of every cell and listed in
+      `Study.changed_by_overrides`; the others change nothing.
 
   Returns:
     Study.
@@ -102,9 +103,12 @@ def load(name_or_path, overrides=None):
                 base=base, axes=axes, cells=cells,
                 seeds=tuple(raw["seeds"]))
   validate(study)  # first: _changes parses the values it checked
-  return dataclasses.replace(study, changed_by_overrides=tuple(
-      name for name, value in (overrides or {}).items()
-      if _changes(raw["base"], name, value)))
+  changing = {name: value for name, value in (overrides or {}).items()
+              if _changes(raw["base"], name, value)}
+  # An override that changes nothing stays off the command lines too, which
+  # the finished runs' records must match to be reused.
+  return dataclasses.replace(study, base={**raw["base"], **changing},
+                             changed_by_overrides=tuple(changing))
 
 
 def shadows_shipped(study):

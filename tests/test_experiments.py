@@ -289,10 +289,13 @@ def test_runner_writes_the_committed_tables_only_for_the_study_as_committed(
                        r"study \(--epochs\); give --results_dir"):
       run_lib.main(["run", path])
   assert launcher.ran == []
+  run_lib.main(["run", path])
+  finished = list(launcher.ran)
   # Flags at the values the study runs with (its base, else the flag
-  # default) do not change it.
-  with flagsaver.as_parsed(epochs="2", learning_rate="0.001"):
+  # default) do not change it, nor keep its finished runs from being reused.
+  with flagsaver.as_parsed(epochs="2", learning_rate="1e-3"):
     run_lib.main(["run", path])
+  assert launcher.ran == finished
   assert os.path.isfile(tmp_path / "results" / "opt" / "table.md")
 
 
