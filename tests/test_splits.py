@@ -1,7 +1,9 @@
-"""The seeded validation carve-out shared by the array-backed data sources."""
+"""The seeded validation carve-out shared by the array-backed data sources,
+and where the file-based sources find their split files."""
 
 import numpy as np
 
+from research import config
 from research.data import splits as splits_lib
 
 
@@ -35,3 +37,24 @@ def test_carved_share_rounds_to_the_nearest_count_and_leaves_one_to_train():
   for size, share, held in ((10, 0.25, 2), (7, 0.3, 2), (9, 0.3, 3),
                             (5, 0.01, 1), (3, 0.99, 2), (6, 0.0, 0)):
     assert len(splits_lib.carve_validation(size, share, seed=0)[1]) == held
+
+
+def test_default_split_files_come_from_data_dir_not_the_working_directory(
+    tmp_path, monkeypatch):
+  data_dir, elsewhere = tmp_path / "data", tmp_path / "cwd"
+  data_dir.mkdir()
+  elsewhere.mkdir()
+  for folder in (data_dir, elsewhere):
+    (folder / "train.csv").write_text("text,coarse,fine\n")
+  (elsewhere / "val.csv").write_text("text,coarse,fine\n")
+  (elsewhere / "mine.csv").write_text("text,coarse,fine\n")
+  monkeypatch.chdir(elsewhere)
+  defaults = {"train": "train.csv", "validation": "val.csv",
+              "test": "test.csv"}
+  files = splits_lib.split_files(config.DataConfig(data_dir=str(data_dir)),
+                             defaults)
+  assert files == {"train": str(data_dir / "train.csv"), "validation": None,
+                   "test": str(data_dir / "test.csv")}
+  # A name given by flag is still found where the user stands.
+  given = config.DataConfig(data_dir=str(data_dir), test_file="mine.csv")
+  assert splits_lib.split_files(given, defaults)["test"] == "mine.csv"

@@ -45,7 +45,9 @@ def split_files(data_cfg, defaults):
 
   Args:
     data_cfg: config.DataConfig (data_dir, train_file, val_file, test_file).
-    defaults: split -> file name tried in data_dir when its flag is empty.
+    defaults: split -> file name in data_dir used when its flag is empty. A
+      relative name given by flag is read from the working directory if it
+      is there, else from data_dir.
 
   Returns:
     split -> path or None (validation may be None: it is then carved).
@@ -59,7 +61,10 @@ def split_files(data_cfg, defaults):
       files[split] = None
       continue
     path = os.path.expanduser(name)
-    if not os.path.isabs(path) and data_cfg.data_dir and not os.path.exists(path):
+    # A default name is data_dir's file only: a train.csv that happens to be
+    # in the working directory must not be read instead.
+    in_data_dir = not given[split] or not os.path.exists(path)
+    if not os.path.isabs(path) and data_cfg.data_dir and in_data_dir:
       path = os.path.join(os.path.expanduser(data_cfg.data_dir), path)
     optional = split == "validation" and not given[split]
     files[split] = None if optional and not os.path.exists(path) else path
