@@ -41,12 +41,16 @@ def _callbacks(cfg, output_dir, state, steps_per_epoch, throughput, model):
       loss_weights.LossWeightSchedule(loss_weights.for_config(cfg.loss)),
       schedules.LearningRateLog(),
       guards.NonFiniteLossGuard(steps_per_epoch),
+      # The writers before the checkpoint: once it claims an epoch, a resume
+      # starts after it, so its points must already be written (a kill in
+      # between replays the epoch, which writes its step again).
+      summaries.EpochScalars(output_dir),
+  ] + ghm_summaries.callbacks_for(model, output_dir) + [
       checkpointing.EpochCheckpoints(
           state, os.path.join(output_dir, "checkpoints"),
           cfg.runtime.best_metric),
-      summaries.EpochScalars(output_dir),
       throughput,
-  ] + ghm_summaries.callbacks_for(model, output_dir)
+  ]
 
 
 def _record_task(spec, hierarchy, output_dir):

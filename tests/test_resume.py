@@ -232,6 +232,22 @@ def test_nan_loss_stops_training_and_keeps_the_last_good_checkpoint(
   assert not (tmp_path / "results.json").exists()
 
 
+def test_a_kill_right_after_a_checkpoint_loses_no_tensorboard_point(
+    tmp_path, monkeypatch):
+  cfg = config.Config().replace(
+      model={"width": 8}, train={"epochs": 3, "batch_size": 4},
+      runtime={"verbose": 0})
+  spec = helpers.tiny_spec()
+  monkeypatch.setattr(data_registry, "load", lambda cfg, seed: spec)
+  with monkeypatch.context() as preemption:
+    _crash_after_saving_epoch(preemption, epoch=1)
+    with pytest.raises(_Preempted):
+      training.run(cfg, str(tmp_path))
+  training.run(cfg, str(tmp_path))  # resumes at the second epoch
+  for split in ("train", "validation"):
+    assert len(helpers.epoch_scalars(str(tmp_path / split), "loss")) == 3
+
+
 def test_records_survive_a_failed_write_and_keep_their_mode(tmp_path,
                                                              monkeypatch):
   path = str(tmp_path / "results.json")
