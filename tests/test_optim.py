@@ -52,6 +52,19 @@ def test_radam_follows_the_paper(beta_2, scale):
                                                beta_2=beta_2), rtol=1e-5)
 
 
+def test_radam_in_float32_follows_the_paper_from_its_first_rectified_step():
+  # The default beta_2 rectifies from step 5, where rho_t is just over 4.
+  gradients = np.random.default_rng(0).normal(size=(30, 3))
+  start = [1.0, -2.0, 0.5]
+  for step in (5, 6, 10, 30):
+    got = (_run(optimizers.RAdam(0.1), gradients[:step], start) -
+           _run(optimizers.RAdam(0.1), gradients[:step - 1], start))
+    want = (_numpy_radam(gradients[:step], start, 0.1) -
+            _numpy_radam(gradients[:step - 1], start, 0.1))
+    np.testing.assert_allclose(got, want, rtol=1e-3,
+                               err_msg=f"update of step {step}")
+
+
 def test_lookahead_over_sgd_follows_the_paper():
   start, lr, period, alpha = [1.0, -2.0, 0.5], 0.1, 3, 0.5
   optimizer = optimizers.with_lookahead(keras.optimizers.SGD)(
