@@ -159,6 +159,28 @@ def every_problem_of_a_file_at_once(root):
            f"{root}/train.txt:7: fine label 'y' is not an integer"])
 
 
+@case
+def empty_training_file(root):
+  cfg = label_files(root)
+  open(os.path.join(root, "train.txt"), "w").close()
+  return cfg, [f"{root}/train.txt: no examples in the training file"]
+
+
+@case
+def empty_validation_file(root):
+  cfg = label_files(root)
+  with open(os.path.join(root, "val.txt"), "w", encoding="utf-8") as f:
+    f.write("# filled in later\n")
+  return cfg, [f"{root}/val.txt: no examples in the validation file"]
+
+
+@case
+def empty_test_file(root):
+  cfg = label_files(root)
+  open(os.path.join(root, "test.txt"), "w").close()
+  return cfg, [f"{root}/test.txt: no examples in the test file"]
+
+
 # ---- csv_text
 def csv_files(root, train_rows, header=("text", "coarse", "fine")):
   data_files.write_csv(os.path.join(root, "train.csv"), train_rows, header)
@@ -226,3 +248,10 @@ def csv_empty_file(root):
 def csv_coarse_label_not_an_integer(root):
   return (csv_files(root, GOOD_TEXT + [("a rose", "one", "3")]),
           [f"{root}/train.csv:5: coarse label 'one' is not an integer"])
+
+
+@case
+def csv_empty_validation_file(root):
+  cfg = csv_files(root, GOOD_TEXT)
+  data_files.write_csv(os.path.join(root, "val.csv"), [])
+  return cfg, [f"{root}/val.csv: no examples in the validation file"]
