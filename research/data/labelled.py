@@ -32,6 +32,23 @@ class Table:
     self.fine.append(fine)
 
 
+def utf8_text(path):
+  """(text, []) of a UTF-8 file, else (None, [problem at its first bad line]).
+
+  The whole file is decoded at once: a decoding stream's error gives only an
+  offset into its buffer, not the line to name.
+  """
+  with open(path, "rb") as handle:
+    data = handle.read()
+  try:
+    return data.decode("utf-8"), []
+  except UnicodeDecodeError as error:
+    line = data.count(b"\n", 0, error.start) + 1
+    return None, [problems_lib.Problem(
+        path, line, f"byte 0x{data[error.start]:02x} is not UTF-8; expected "
+        "UTF-8 text")]
+
+
 def encode(tables, num_coarse=0, num_fine=0):
   """Encodes every table's labels with columns fixed by the training table.
 
