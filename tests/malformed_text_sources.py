@@ -159,6 +159,37 @@ def every_problem_of_a_file_at_once(root):
            f"{root}/train.txt:7: fine label 'y' is not an integer"])
 
 
+@case
+def empty_training_file(root):
+  cfg = label_files(root)
+  open(os.path.join(root, "train.txt"), "w").close()
+  return cfg, [f"{root}/train.txt: no examples in the training file"]
+
+
+@case
+def empty_validation_file(root):
+  cfg = label_files(root)
+  with open(os.path.join(root, "val.txt"), "w", encoding="utf-8") as f:
+    f.write("# filled in later\n")
+  return cfg, [f"{root}/val.txt: no examples in the validation file"]
+
+
+@case
+def empty_test_file(root):
+  cfg = label_files(root)
+  open(os.path.join(root, "test.txt"), "w").close()
+  return cfg, [f"{root}/test.txt: no examples in the test file"]
+
+
+@case
+def label_file_not_utf8(root):
+  cfg = label_files(root)
+  with open(os.path.join(root, "train.txt"), "ab") as f:
+    f.write("caf\xe9.png 0 0\n".encode("latin-1"))
+  return cfg, [f"{root}/train.txt:5: byte 0xe9 is not UTF-8; expected UTF-8 "
+               "text"]
+
+
 # ---- csv_text
 def csv_files(root, train_rows, header=("text", "coarse", "fine")):
   data_files.write_csv(os.path.join(root, "train.csv"), train_rows, header)
@@ -226,3 +257,27 @@ def csv_empty_file(root):
 def csv_coarse_label_not_an_integer(root):
   return (csv_files(root, GOOD_TEXT + [("a rose", "one", "3")]),
           [f"{root}/train.csv:5: coarse label 'one' is not an integer"])
+
+
+@case
+def csv_empty_validation_file(root):
+  cfg = csv_files(root, GOOD_TEXT)
+  data_files.write_csv(os.path.join(root, "val.csv"), [])
+  return cfg, [f"{root}/val.csv: no examples in the validation file"]
+
+
+@case
+def csv_error_on_the_header_line(root):
+  cfg = csv_files(root, GOOD_TEXT)
+  with open(os.path.join(root, "train.csv"), "w", encoding="utf-8") as f:
+    f.write('"text"x,coarse,fine\na cat,0,0\n')
+  return cfg, [f"{root}/train.csv:1: unreadable CSV: ',' expected after '\"'"]
+
+
+@case
+def csv_not_utf8(root):
+  cfg = csv_files(root, GOOD_TEXT)
+  with open(os.path.join(root, "train.csv"), "ab") as f:
+    f.write("un caf\xe9,0,1\n".encode("latin-1"))
+  return cfg, [f"{root}/train.csv:5: byte 0xe9 is not UTF-8; expected UTF-8 "
+               "text"]

@@ -8,6 +8,7 @@ backbones build it into the model, so it is saved with the weights' model.
 """
 
 import csv
+import io
 
 import keras
 import numpy as np
@@ -35,23 +36,25 @@ def _column_indices(header, data_cfg, path):
 def read_table(path, data_cfg):
   """Parses one CSV file into a Table of texts + problems."""
   table = labelled.Table(path)
-  with open(path, encoding="utf-8", newline="") as handle:
-    reader = csv.reader(handle, strict=True)
-    try:
-      header = next(reader, None)
-      if header is None:
-        return table, [problems_lib.Problem(path, 1, "empty file, expected a "
-                                            "header row")]
-      columns, found = _column_indices(header, data_cfg, path)
-      if found:
-        return table, found
+  text, found = labelled.utf8_text(path)
+  if text is None:
+    return table, found
+  reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+  start = 1  # line where the record being read starts
+  try:
+    header = next(reader, None)
+    if header is None:
+      return table, [problems_lib.Problem(path, 1, "empty file, expected a "
+                                          "header row")]
+    columns, found = _column_indices(header, data_cfg, path)
+    if found:
+      return table, found
+    start = reader.line_num + 1
+    for row in reader:
+      found += _add_row(table, row, start, header, columns)
       start = reader.line_num + 1
-      for row in reader:
-        found += _add_row(table, row, start, header, columns)
-        start = reader.line_num + 1
-    except csv.Error as error:
-      found.append(problems_lib.Problem(path, start if header else 1,
-                                        f"unreadable CSV: {error}"))
+  except csv.Error as error:
+    found.append(problems_lib.Problem(path, start, f"unreadable CSV: {error}"))
   keys = zip(table.inputs, table.coarse, table.fine)
   return table, found + problems_lib.duplicates(list(keys), path, table.lines)
 

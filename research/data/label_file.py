@@ -7,6 +7,7 @@ file's folder). Labels are integers or class names (see `classes`).
 Every problem of every split is reported at once (`problems.DataError`).
 """
 
+import io
 import os
 
 import tensorflow as tf
@@ -31,20 +32,22 @@ def fields_of(line):
 def read_table(path, image_root):
   """Parses one label file into a Table of absolute image paths + problems."""
   table = labelled.Table(path)
-  found = []
-  with open(path, encoding="utf-8") as lines:
-    for number, line in enumerate(lines, start=1):
-      line = line.strip()
-      if not line or line.startswith("#"):
-        continue
-      fields = fields_of(line)
-      if len(fields) != 3:
-        found.append(problems_lib.Problem(
-            path, number, f"expected 3 fields (path coarse fine), found "
-            f"{len(fields)}"))
-        continue
-      image, coarse, fine = fields
-      table.add(number, os.path.join(image_root, image), coarse, fine)
+  text, found = labelled.utf8_text(path)
+  if text is None:
+    return table, found
+  lines = io.StringIO(text, newline=None)  # any line ending, as open() reads
+  for number, line in enumerate(lines, start=1):
+    line = line.strip()
+    if not line or line.startswith("#"):
+      continue
+    fields = fields_of(line)
+    if len(fields) != 3:
+      found.append(problems_lib.Problem(
+          path, number, f"expected 3 fields (path coarse fine), found "
+          f"{len(fields)}"))
+      continue
+    image, coarse, fine = fields
+    table.add(number, os.path.join(image_root, image), coarse, fine)
   return table, found
 
 

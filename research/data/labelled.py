@@ -32,6 +32,23 @@ class Table:
     self.fine.append(fine)
 
 
+def utf8_text(path):
+  """(text, []) of a UTF-8 file, else (None, [problem at its first bad line]).
+
+  The whole file is decoded at once: a decoding stream's error gives only an
+  offset into its buffer, not the line to name.
+  """
+  with open(path, "rb") as handle:
+    data = handle.read()
+  try:
+    return data.decode("utf-8"), []
+  except UnicodeDecodeError as error:
+    line = data.count(b"\n", 0, error.start) + 1
+    return None, [problems_lib.Problem(
+        path, line, f"byte 0x{data[error.start]:02x} is not UTF-8; expected "
+        "UTF-8 text")]
+
+
 def encode(tables, num_coarse=0, num_fine=0):
   """Encodes every table's labels with columns fixed by the training table.
 
@@ -71,6 +88,20 @@ def fine_to_coarse(coarse, fine, num_fine):
 
 FLAGS_OF_SPLIT = {"train": "train_file", "validation": "val_file",
                   "test": "test_file"}
+NOUN_OF_SPLIT = {"train": "training", "validation": "validation",
+                 "test": "test"}
+
+
+def _no_examples(split, table):
+  """The problem of a split file without rows, which training cannot use.
+
+  Only asked when reading the file found nothing wrong: when every row is
+  malformed, those problems already say why the file has no rows.
+  """
+  if table.lines:
+    return []
+  return [problems_lib.Problem(
+      table.path, None, f"no examples in the {NOUN_OF_SPLIT[split]} file")]
 
 
 def read_all(files, read_table, num_coarse=0, num_fine=0):
@@ -95,11 +126,11 @@ def read_all(files, read_table, num_coarse=0, num_fine=0):
           "--data_dir)"))
       continue
     tables[split], table_problems = read_table(path)
-    found += table_problems
+    found += table_problems or _no_examples(split, tables[split])
   if "train" not in tables or not tables["train"].lines:
     # Without training rows the classes are unknown; labels cannot be checked.
-    problems_lib.raise_if_any(found or [problems_lib.Problem(
-        files["train"], None, "no examples in the training file")])
+    # `found` says why there are none (file not found, no or bad rows).
+    problems_lib.raise_if_any(found)
   columns, labels, label_problems = encode(tables, num_coarse, num_fine)
   problems_lib.raise_if_any(sorted(found + label_problems,
                                    key=lambda p: (p.path, p.line or 0)))
