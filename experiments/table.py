@@ -7,9 +7,11 @@ functions), scored with each run's final-epoch weights (not its best
 checkpoint); std is the sample standard deviation (n - 1), blank for one
 seed. A value that fewer of a row's seeds recorded (e.g. steps/s of a run
 whose last, resumed process had one epoch or none left) is the mean of those
-that did, marked "(n=k)" in table.md.
+that did, marked "(n=k)" in table.md. table.md also names the commits of the
+code that made its runs, so a table that mixes code versions says so.
 """
 
+import collections
 import csv
 import io
 import os
@@ -17,6 +19,7 @@ import os
 import numpy as np
 
 from experiments import sweep
+from research import summaries
 
 _HEAD_ORDER = ("coarse", "fine", "joint")
 _TIMING = (("wall_seconds", "wall s"), ("steps_per_second", "steps/s"))
@@ -76,6 +79,24 @@ def rows(study, runs_dir):
   return metrics, table
 
 
+def code_versions(study, runs_dir):
+  """Which code made the finished runs, from their results.json
+  `code_version`: "`0123abc` (4 runs), not recorded (2 runs)"."""
+  counts = collections.Counter(
+      _version_text(results.get("code_version"))
+      for runs in collect(study, runs_dir).values() for results in runs)
+  return ", ".join(
+      f"{text} ({count} run{'' if count == 1 else 's'})"
+      for text, count in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def _version_text(version):
+  if not version:  # runs from before code_version was recorded
+    return "not recorded"
+  return f"`{version['commit'][:7]}`" + (
+      " with uncommitted changes" if version["modified"] else "")
+
+
 def command_text(study, cell, runs_dir):
   """The research.train command of a cell's runs in `runs_dir`, with $SEED
   for the seed (run from the repository root, as the runner does)."""
@@ -114,6 +135,8 @@ def markdown(study, runs_dir, runner_command):
            "mean ± sample std over seeds." +
            (" (n=k): the mean of the k seeds that recorded that value."
             if partial else ""),
+           "", "Code that made the runs (their results.json code_version): "
+           f"{code_versions(study, runs_dir) or 'no run yet'}.",
            "", "| " + " | ".join([*study.axes, "seeds", *metrics,
                                   *(label for _, label in _TIMING)]) + " |",
            "|" + "---|" * (len(study.axes) + 1 + len(metrics) + len(_TIMING))]
@@ -166,6 +189,5 @@ def write(study, runs_dir, results_dir, runner_command):
   paths = (os.path.join(folder, "table.md"), os.path.join(folder, "table.csv"))
   for path, text in zip(paths, (markdown(study, runs_dir, runner_command),
                                 csv_text(study, runs_dir))):
-    with open(path, "w") as handle:
-      handle.write(text)
+    summaries.write_text(path, text)
   return paths

@@ -34,7 +34,8 @@ def _study_file(folder, text=STUDY_TEXT, name="opt"):
   return path
 
 
-def _write_results(runs_dir, cell, seed, fine, coarse, exact, wall, rate):
+def _write_results(runs_dir, cell, seed, fine, coarse, exact, wall, rate,
+                   code_version=None):
   folder = os.path.join(runs_dir, "opt", cell, f"seed{seed}")
   os.makedirs(folder, exist_ok=True)
   results = {"test": {"fine/accuracy": fine, "coarse/accuracy": coarse,
@@ -44,6 +45,8 @@ def _write_results(runs_dir, cell, seed, fine, coarse, exact, wall, rate):
              "validation": {"fine/accuracy": 0.01, "coarse/accuracy": 0.02,
                             "joint/exact_match": 0.03, "loss": 8.0},
              "wall_seconds": wall, "steps_per_second": rate}
+  if code_version:
+    results["code_version"] = code_version
   with open(os.path.join(folder, "results.json"), "w") as handle:
     json.dump(results, handle)
 
@@ -51,8 +54,10 @@ def _write_results(runs_dir, cell, seed, fine, coarse, exact, wall, rate):
 def test_table_is_regenerated_from_fixture_results(tmp_path):
   study = study_lib.load(_study_file(str(tmp_path)))
   runs_dir = str(tmp_path / "runs")
-  _write_results(runs_dir, "optimizer-adam", 0, 0.5, 0.8, 0.4, 10.0, 100.0)
-  _write_results(runs_dir, "optimizer-adam", 1, 0.7, 0.9, 0.6, 12.0, 110.0)
+  _write_results(runs_dir, "optimizer-adam", 0, 0.5, 0.8, 0.4, 10.0, 100.0,
+                 {"commit": "a" * 40, "modified": False})
+  _write_results(runs_dir, "optimizer-adam", 1, 0.7, 0.9, 0.6, 12.0, 110.0,
+                 {"commit": "b" * 40, "modified": True})
   _write_results(runs_dir, "optimizer-sgd", 1, 0.3, 0.6, 0.2, 11.0, 90.0)
   sd = lambda *v: statistics.stdev(v)  # pylint: disable=unnecessary-lambda-assignment
   adam = (f"| adam | 2/2 | 0.8500 ± {sd(0.8, 0.9):.4f} | "
@@ -67,6 +72,9 @@ def test_table_is_regenerated_from_fixture_results(tmp_path):
       "Made by `python -m experiments.run opt` from the runs' results.json "
       "files (seeds 0, 1); test metrics of the final epoch's weights as "
       "mean ± sample std over seeds.", "",
+      "Code that made the runs (their results.json code_version): `aaaaaaa` "
+      "(1 run), `bbbbbbb` with uncommitted changes (1 run), not recorded "
+      "(1 run).", "",
       "| optimizer | seeds | coarse/accuracy | fine/accuracy | "
       "joint/exact_match | wall s | steps/s |",
       "|---|---|---|---|---|---|---|", adam, sgd, "",
