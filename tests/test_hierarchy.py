@@ -56,8 +56,28 @@ def test_mapping_file_takes_names_indices_and_comments(tmp_path):
   assert record["strict"] is False and "counts" not in record
 
 
+def test_mapping_file_takes_names_with_spaces(tmp_path):
+  path = tmp_path / "map.txt"
+  path.write_text("tops Shirt\nbottoms and dresses Dress\n"
+                  "footwear Ankle boot\n2 Sandal\n")
+  found = hierarchy.from_file(
+      str(path), ("tops", "bottoms and dresses", "footwear"),
+      ("Shirt", "Dress", "Ankle boot", "Sandal"))
+  np.testing.assert_array_equal(found.mask, [[1, 0, 0, 0], [0, 1, 0, 0],
+                                             [0, 0, 1, 1]])
+
+
+def test_a_line_that_splits_into_two_pairs_of_names_is_refused(tmp_path):
+  path = tmp_path / "map.txt"
+  path.write_text("a b c\n")
+  with pytest.raises(ValueError, match=r":1: .* splits into several pair"):
+    hierarchy.from_file(str(path), ("a", "a b"), ("b c", "c"))
+
+
 @pytest.mark.parametrize("text, message", [
-    ("animal cat\nplant fern moss\n", ":2: expected '<coarse> <fine>'"),
+    ("animal cat\nplant fern moss\n", ":2: expected '<coarse> <fine>', got "
+     "'plant fern moss', which splits into no pair"),
+    ("animal\n", ":1: expected '<coarse> <fine>', got 'animal'"),
     ("animal cat\n\nfungus moss\n", ":3: unknown coarse class 'fungus'"),
     ("animal 7\n", ":1: unknown fine class '7'"),
     ("animal cat\nanimal dog\nplant fern\n",

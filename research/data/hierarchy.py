@@ -11,7 +11,8 @@ Mapping file format, one allowed pair per line:
     <coarse> <fine>
 
 where each of <coarse>, <fine> is a class name of the task or its integer
-index. A fine class may appear under several coarse classes (a non-strict
+index. Names may hold spaces (`footwear Ankle boot`) when only one split of
+the line gives two known classes. A fine class may appear under several coarse classes (a non-strict
 hierarchy); every fine class must appear at least once.
 """
 
@@ -107,6 +108,30 @@ def _class_index(token, names, kind, where):
       f"{kind} names or an index in [0, {len(names)})")
 
 
+def _known_index(token, names):
+  """Index of a class name or integer index in `names`, else None."""
+  if token in names:
+    return names.index(token)
+  if token.isdigit() and int(token) < len(names):
+    return int(token)
+  return None
+
+
+def _pair_of_names(tokens, coarse_names, fine_names, where):
+  """(coarse, fine) indices of a line of more than two words: the one split
+  of it into two known classes."""
+  pairs = {(_known_index(" ".join(tokens[:k]), coarse_names),
+            _known_index(" ".join(tokens[k:]), fine_names))
+           for k in range(1, len(tokens))}
+  pairs = [pair for pair in pairs if None not in pair]
+  if len(pairs) != 1:
+    raise config.ConfigError(
+        f"{where}: expected '<coarse> <fine>', got {' '.join(tokens)!r}, "
+        f"which splits into {'no' if not pairs else 'several'} pair of the "
+        "task's class names; give an index for a name with spaces")
+  return pairs[0]
+
+
 def from_file(path, coarse_names, fine_names):
   """Reads a mapping file (format in the module docstring).
 
@@ -129,11 +154,15 @@ def from_file(path, coarse_names, fine_names):
       if not tokens:
         continue
       where = f"{path}:{number}"
-      if len(tokens) != 2:
+      if len(tokens) == 1:
         raise config.ConfigError(f"{where}: expected '<coarse> <fine>', "
                                  f"got {line.strip()!r}")
-      mask[_class_index(tokens[0], coarse_names, "coarse", where),
-           _class_index(tokens[1], fine_names, "fine", where)] = 1
+      if len(tokens) == 2:
+        pair = (_class_index(tokens[0], coarse_names, "coarse", where),
+                _class_index(tokens[1], fine_names, "fine", where))
+      else:
+        pair = _pair_of_names(tokens, coarse_names, fine_names, where)
+      mask[pair] = 1
   orphans = [fine_names[i] for i in np.flatnonzero(mask.sum(axis=0) == 0)]
   if orphans:
     raise config.ConfigError(
