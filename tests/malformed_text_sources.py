@@ -281,3 +281,13 @@ def csv_not_utf8(root):
     f.write("un caf\xe9,0,1\n".encode("latin-1"))
   return cfg, [f"{root}/train.csv:5: byte 0xe9 is not UTF-8; expected UTF-8 "
                "text"]
+
+
+@case
+def csv_one_training_row_and_no_validation_file(root):
+  # The carved share of one example is none: no validation split is left.
+  cfg = csv_files(root, GOOD_TEXT[:1])
+  data_files.write_csv(os.path.join(root, "test.csv"), GOOD_TEXT[:1])
+  return (cfg,
+          ["--dataset=csv_text: no examples in the validation split; "
+           "training, validation and test need one each at least"])
