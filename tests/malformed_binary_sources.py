@@ -12,6 +12,7 @@ import tensorflow as tf
 
 from research import config
 from research.data import registry
+from research.data import spec as spec_lib
 from research.data import tfrecord
 from tests import data_files
 from tests import malformed_text_sources
@@ -148,7 +149,7 @@ def tfrecord_undecodable_image(root):
     _replace_test_shard(folder, [good, bad])
   return (records(os.path.join(root, "rec"), os.path.join(root, "src"), mutate),
           [f"{root}/rec/test-00000-of-00001.tfrecord:2: image input cannot be "
-           "parsed as (4, 4, 3) image"])
+           "parsed: expected one PNG-encoded image of shape (4, 4, 3)"])
 
 
 @case
@@ -157,3 +158,52 @@ def tfrecord_missing_shard(root):
     os.remove(os.path.join(folder, "test-00000-of-00001.tfrecord"))
   return (records(os.path.join(root, "rec"), os.path.join(root, "src"), mutate),
           [f"{root}/rec/test-00000-of-00001.tfrecord: shard not found"])
+
+
+def feature_records(root, test_examples):
+  """A TFRecord folder of 3-float inputs whose test shard is `test_examples`."""
+  split = spec_lib.split_from_arrays(np.ones((4, 3), np.float32), [0, 0, 1, 1],
+                                     [0, 1, 2, 3])
+  spec = spec_lib.DataSpec(
+      name="features", input_shape=(3,), input_kind="features",
+      coarse_names=("a", "b"), fine_names=("p", "q", "r", "s"),
+      splits={"train": split, "validation": split, "test": split})
+  tfrecord.write(spec, root, shards=1)
+  _replace_test_shard(root, test_examples)
+  return {"dataset": "tfrecord", "data_dir": root}
+
+
+def _features_example(count=3):
+  return tfrecord._example("features", np.ones(count, np.float32), 0, 0)
+
+
+@case
+def tfrecord_unparseable_features(root):
+  examples = [_features_example(2 if i == 2 else 3) for i in range(4)]
+  return (feature_records(root, examples),
+          [f"{root}/test-00000-of-00001.tfrecord:3: features input cannot be "
+           "parsed: expected 3 floats (input shape (3,))"])
+
+
+@case
+def tfrecord_record_without_labels(root):
+  examples = [_features_example() for _ in range(6)]
+  del examples[4].features.feature["fine"]
+  return (feature_records(root, examples),
+          [f"{root}/test-00000-of-00001.tfrecord:5: labels cannot be parsed: "
+           "expected int64 features 'coarse' and 'fine' of one value each"])
+
+
+@case
+def tfrecord_truncated_shard(root):
+  fields = feature_records(root, [_features_example() for _ in range(5)])
+  path = os.path.join(root, "test-00000-of-00001.tfrecord")
+  with open(path, "rb") as f:
+    data = f.read()
+  with open(path, "wb") as f:
+    f.write(data[:-10])
+  last_record_start = len(data) // 5 * 4  # the records are of one size
+  return (fields,
+          [f"{path}:5: unreadable record, the shard is not read past it "
+           f"(truncated record at {last_record_start}' failed with Read less "
+           "bytes than requested)"])

@@ -17,6 +17,7 @@ fine_to_coarse (list or null), and per split its shard names and count.
 
 import json
 import os
+import re
 
 import numpy as np
 import tensorflow as tf
@@ -31,6 +32,7 @@ from research.data import splits as splits_lib
 METADATA = "dataset.json"
 LABELS = {"coarse": tf.io.FixedLenFeature([1], tf.int64),
           "fine": tf.io.FixedLenFeature([1], tf.int64)}
+READ_BATCH = 4096  # records per step: a Python step per record takes seconds
 
 
 def input_feature(kind, input_shape):
@@ -136,41 +138,107 @@ def parser(kind, input_shape):
   return parse
 
 
+def _expected_input(kind, input_shape):
+  """What a record's input feature must hold, for messages."""
+  if kind == "image":
+    return f"one PNG-encoded image of shape {input_shape}"
+  if kind == "text":
+    return "one bytes value (UTF-8 text)"
+  return f"{int(np.prod(input_shape))} floats (input shape {input_shape})"
+
+
+def _reason(error):
+  """The first line of a TF error's message, without TF's internal
+  `{{function_node ...}}` prefix and `[Op:...]` suffix."""
+  line = error.message.splitlines()[0]
+  line = re.sub(r"^\{\{[^}]*\}\}\s*", "", line)
+  return re.sub(r"\s*\[Op:.*$", "", line)
+
+
+def _record_count(records):
+  return int(records.batch(READ_BATCH).reduce(
+      np.int64(0), lambda n, batch: n + tf.size(batch, tf.int64)))
+
+
+def _readable_count(records, path):
+  """(records before the first unreadable one, its Problem or None).
+
+  A truncated or corrupted record ends the reading of a shard: TF's reader
+  stops there, with or without ignore_errors.
+  """
+  try:
+    return _record_count(records), None
+  except tf.errors.DataLossError as error:
+    count = _record_count(records.ignore_errors())
+    return count, problems_lib.Problem(
+        path, count + 1, "unreadable record, the shard is not read past it "
+        f"({_reason(error)})")
+
+
+def _parsed(records, parse):
+  """A Dataset of (record index from 0, parse(record)) of the records `parse`
+  reads; those it cannot parse are left out."""
+  return records.enumerate().map(
+      lambda i, record: (i, parse(record)),
+      num_parallel_calls=tf.data.AUTOTUNE).ignore_errors()
+
+
+def _labels_of_parsed(records, parse):
+  """(record indices from 0, coarse, fine) of the records `parse` (training's
+  parser) reads whole, input included."""
+  # The input is dropped only after ignore_errors, so it is still decoded.
+  batches = _parsed(records, parse).map(
+      lambda i, example: (i, example[1])).batch(READ_BATCH)
+  indices, coarse, fine = [np.zeros(0, np.int64)], [], []
+  for batch_indices, labels in batches.as_numpy_iterator():
+    indices.append(batch_indices)
+    coarse.append(labels["coarse"])
+    fine.append(labels["fine"])
+  return (np.concatenate(indices),
+          *(np.concatenate(parts or [np.zeros(0, np.int32)])
+            for parts in (coarse, fine)))
+
+
+def _unparsed_problems(records, path, failed, kind, input_shape):
+  """A Problem per record index in `failed` (records training's parser cannot
+  read): the input if it does not parse alone, else the labels."""
+  parsed_inputs = _parsed(records, input_parser(kind, input_shape)).map(
+      lambda i, value: i).batch(READ_BATCH)
+  good_input = set(np.concatenate(
+      [np.zeros(0, np.int64), *parsed_inputs.as_numpy_iterator()]).tolist())
+  labels_expected = ("labels cannot be parsed: expected int64 features "
+                     "'coarse' and 'fine' of one value each")
+  input_expected = (f"{kind} input cannot be parsed: expected "
+                    f"{_expected_input(kind, input_shape)}")
+  return [problems_lib.Problem(
+      path, int(i) + 1, labels_expected if i in good_input else input_expected)
+          for i in failed]
+
+
 def read_shard(path, kind, input_shape, num_classes):
   """(coarse [n], fine [n], problems) of one shard; lines are record numbers.
+
+  Every record is parsed as training parses it (labels and input); each one
+  that does not parse, or has a label out of range, is a problem.
 
   Args:
     path: shard file.
     kind, input_shape: from dataset.json.
     num_classes: {"coarse": n, "fine": n}.
   """
-  labels = {"coarse": [], "fine": []}
-  found = []
   records = tf.data.TFRecordDataset(path)
-  try:
-    for batch in records.map(
-        lambda r: tf.io.parse_single_example(r, LABELS)).batch(4096):
-      for name in LABELS:
-        labels[name].extend(batch[name][:, 0].numpy())
-  except (tf.errors.DataLossError, tf.errors.InvalidArgumentError) as error:
-    found.append(problems_lib.Problem(
-        path, len(labels["fine"]) + 1,
-        f"unreadable record ({error.message.splitlines()[0]})"))
-  coarse, fine = (np.asarray(labels[n], np.int32) for n in ("coarse", "fine"))
+  count, unreadable = _readable_count(records, path)
+  found = [] if unreadable is None else [unreadable]
+  indices, coarse, fine = _labels_of_parsed(records, parser(kind, input_shape))
+  failed = np.setdiff1d(np.arange(count), indices)
+  if len(failed):
+    found += _unparsed_problems(records, path, failed, kind, input_shape)
   for name, values in (("coarse", coarse), ("fine", fine)):
     for i in np.flatnonzero((values < -1) | (values >= num_classes[name])):
       found.append(problems_lib.Problem(
-          path, int(i) + 1, f"{name} label {values[i]} out of range "
+          path, int(indices[i]) + 1, f"{name} label {values[i]} out of range "
           f"[0, {num_classes[name]})"))
-  if not found and kind == "image":
-    parse = parser(kind, input_shape)
-    decoded = records.enumerate().map(
-        lambda i, r: (i, tf.reduce_max(parse(r)[0]))).ignore_errors()
-    good = {int(i) for i, _ in decoded.as_numpy_iterator()}
-    found += [problems_lib.Problem(path, i + 1, "image input cannot be "
-                                   f"parsed as {input_shape} image")
-              for i in sorted(set(range(len(fine))) - good)]
-  return coarse, fine, found
+  return coarse, fine, sorted(found, key=lambda problem: problem.line)
 
 
 def _read_split(data_dir, entry, metadata):
