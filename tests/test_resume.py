@@ -185,6 +185,26 @@ def test_guard_names_the_step_and_the_head():
   assert "in head fine:" in message and "coarse" not in message
 
 
+def test_guard_lets_a_head_without_labels_yet_train_on():
+  # The first batch has no coarse label: coarse/loss is NaN (undefined) until
+  # the second, while the objective stays finite.
+  spec = helpers.tiny_spec(size=16)
+  features, labels = helpers.first_batch(spec.splits["train"], 16)
+  coarse = np.where(np.arange(16) < 8, -1, labels["coarse"])
+  train = spec_lib.split_from_arrays(features, coarse, labels["fine"])
+  keras.utils.set_random_seed(1)
+  model = helpers.tiny_model(spec)
+  model.compile(optimizer=keras.optimizers.SGD(0.1))
+  first_logs = []
+  logged = keras.callbacks.LambdaCallback(
+      on_train_batch_end=lambda batch, logs: first_logs.append(dict(logs)))
+  model.fit(train.examples.batch(8), epochs=1, verbose=0, shuffle=False,
+            callbacks=[guards.NonFiniteLossGuard(steps_per_epoch=2), logged])
+  assert np.isnan(first_logs[0]["coarse/loss"])
+  assert np.isfinite(first_logs[0]["loss"])
+  assert np.isfinite(first_logs[1]["coarse/loss"])
+
+
 class _Preempted(Exception):
   pass
 
