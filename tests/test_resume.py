@@ -143,6 +143,23 @@ def test_best_weights_follow_the_metric_and_mode(tmp_path, mode, best_epoch):
   assert not [f for f in os.listdir(tmp_path) if f.startswith(".partial")]
 
 
+def test_an_undefined_best_metric_never_improves_and_says_so(tmp_path,
+                                                            caplog):
+  _, model = _trained_model(seed=1)
+  state = checkpointing.TrainingState(model, str(tmp_path / "ckpt"), keep=1,
+                                      best_mode="min")
+  callback = checkpointing.EpochCheckpoints(state, str(tmp_path),
+                                            "val_fine/accuracy")
+  callback.set_model(model)
+  weights = _fake_epochs(callback, model, [float("nan"), 0.5, float("nan")])
+  model.load_weights(str(tmp_path / checkpointing.BEST_WEIGHTS))
+  np.testing.assert_array_equal(model.head_loss_weights.numpy(), weights[1])
+  for epoch in (1, 3):
+    assert (f"--best_metric=val_fine/accuracy is NaN after epoch {epoch} "
+            "(undefined when no example has the labels it needs); "
+            "best.weights.h5 is not updated") in caplog.text
+
+
 def test_unlogged_best_metric_is_a_clear_error(tmp_path):
   _, model = _trained_model(seed=1)
   state = checkpointing.TrainingState(model, str(tmp_path), 1, "max")
