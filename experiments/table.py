@@ -6,9 +6,11 @@ non-loss entry of results["test"] (losses are not comparable across loss
 functions), scored with each run's final-epoch weights (not its best
 checkpoint); std is the sample standard deviation (n - 1), blank for one
 seed. A value that fewer of a row's seeds recorded (e.g. steps/s of a run
-whose last, resumed process had one epoch or none left) is the mean of those
-that did, marked "(n=k)" in table.md. table.md also names the commits of the
-code that made its runs, so a table that mixes code versions says so.
+whose last, resumed process had one epoch or none left; a metric a run
+recorded as NaN, undefined for want of labelled test examples) is the mean
+of those that did, marked "(n=k)" in table.md. table.md also names the
+commits of the code that made its runs, so a table that mixes code versions
+says so.
 """
 
 import collections
@@ -52,9 +54,11 @@ def metric_names(found):
 
 
 def mean_std(values):
-  """(mean, sample std, count) of the values that are not None; std is nan
-  for fewer than two."""
+  """(mean, sample std, count) of the values that are not None or NaN (a
+  metric undefined in that run, e.g. for a head without test labels); std is
+  nan for fewer than two."""
   values = np.asarray([v for v in values if v is not None], np.float64)
+  values = values[~np.isnan(values)]
   if not len(values):
     return float("nan"), float("nan"), 0
   std = values.std(ddof=1) if len(values) > 1 else float("nan")

@@ -19,6 +19,7 @@ import math
 import os
 import time
 
+from absl import logging
 import keras
 import tensorflow as tf
 
@@ -81,6 +82,8 @@ class TrainingState:
     return self._seconds_before + time.perf_counter() - self.started
 
   def improves(self, value):
+    """True if `value` beats the best so far; never for NaN (a metric with no
+    examples behind it is undefined), as NaN compares false."""
     best = float(self.best.numpy())
     return value > best if self.best_mode == "max" else value < best
 
@@ -136,6 +139,11 @@ class EpochCheckpoints(keras.callbacks.Callback):
     save_weights_atomically(self.model,
                             os.path.join(self.directory, LAST_WEIGHTS))
     value = float(logs[self.best_metric])
+    if math.isnan(value):
+      logging.warning(
+          "--best_metric=%s is NaN after epoch %d (undefined when no "
+          "example has the labels it needs); %s is not updated",
+          self.best_metric, epoch + 1, BEST_WEIGHTS)
     if self.state.improves(value):
       self.state.best.assign(value)
       save_weights_atomically(self.model,

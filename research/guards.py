@@ -5,8 +5,9 @@ import math
 import keras
 import numpy as np
 
+OBJECTIVE = "loss"
 LOSS_NAMES = {"coarse/loss": "coarse", "fine/loss": "fine",
-              "loss": "total (weighted heads + regularization)"}
+              OBJECTIVE: "total (weighted heads + regularization)"}
 
 
 class NonFiniteLossError(RuntimeError):
@@ -20,7 +21,11 @@ def _scalar(value):
 class NonFiniteLossGuard(keras.callbacks.Callback):
   """Raises NonFiniteLossError naming the step and the head(s) at fault.
 
-  Raising (rather than `stop_training`) ends `fit` before any epoch-end
+  Only the objective (`loss`) decides: a head loss that blows up makes it
+  non-finite too, while a head loss that is NaN because the head has had no
+  labelled example yet this epoch (an undefined mean) leaves it finite. The
+  heads named are those whose logged loss is non-finite, such a head among
+  them. Raising (rather than `stop_training`) ends `fit` before any epoch-end
   callback runs, so the checkpoints of the last good epoch stay untouched.
   Logged losses are epoch-so-far means: a bad step makes them non-finite at
   once and they stay so.
@@ -40,11 +45,11 @@ class NonFiniteLossGuard(keras.callbacks.Callback):
   def on_train_batch_end(self, batch, logs=None):
     values = {name: _scalar(value) for name, value in (logs or {}).items()
               if name in LOSS_NAMES}
-    bad = [name for name, value in values.items() if not math.isfinite(value)]
-    if not bad:
+    if math.isfinite(values.get(OBJECTIVE, 0.0)):
       return
-    heads = [LOSS_NAMES[name] for name in bad if name != "loss"] or [
-        LOSS_NAMES["loss"]]
+    bad = [name for name, value in values.items() if not math.isfinite(value)]
+    heads = [LOSS_NAMES[name] for name in bad if name != OBJECTIVE] or [
+        LOSS_NAMES[OBJECTIVE]]
     step = self._epoch * self.steps_per_epoch + batch + 1
     shown = ", ".join(f"{name}={values[name]}" for name in sorted(bad))
     raise NonFiniteLossError(

@@ -4,7 +4,10 @@ Metrics are named `{head}/{metric}`. Mean-style metrics are weighted means
 with a validity weight, so missing labels (-1) are left out and the epoch value
 is the true mean over the examples seen on all replicas (metric variables are
 summed across replicas on read, inside a step too, so per-batch logs are
-global as well). Prediction metrics (accuracy, macro-F1, exact
+global as well). A metric with no examples behind it (a head whose labels
+are all missing, exact match without an example with both labels) is NaN,
+undefined, as `research.evaluation` reports it; `loss` stays finite, a head
+without labels adding 0 to it. Prediction metrics (accuracy, macro-F1, exact
 match, consistency) use the *decoded* predictions (see `research.decoding`);
 top-k and the set metric use logits.
 
@@ -27,7 +30,8 @@ HEAD_LOSS_NAMES = ("coarse/loss", "fine/loss")
 # `loss` is the sum of these means, so that over an epoch it equals
 # w_coarse * coarse/loss + w_fine * fine/loss + mean regularization as logged,
 # also when some labels are missing (each head's loss is a mean over its own
-# labelled examples, whose counts differ from batch to batch).
+# labelled examples, whose counts differ from batch to batch). A head with no
+# labelled example adds 0, while its logged loss is NaN.
 OBJECTIVE_TERMS = ("coarse/weighted_loss", "fine/weighted_loss",
                    "regularization")
 
@@ -130,8 +134,9 @@ class WeightedMeans(keras.metrics.Metric):
   """Several weighted means kept in two vector variables.
 
   `update_state(sums, weights)` adds [len(names)] vectors of weighted sums and
-  weights; `result()` is {name: total sum / total weight}, except that the
-  means listed in `sums` are reported only as their sum.
+  weights; `result()` is {name: total sum / total weight}, NaN for a weight
+  of 0, except that the means listed in `sums` are reported only as their
+  sum, in which a mean of weight 0 counts as 0.
   """
 
   def __init__(self, names, sums=None, name="means", **kwargs):
@@ -154,10 +159,16 @@ class WeightedMeans(keras.metrics.Metric):
     self.weight_sums.assign_add(tf.cast(weights, self.weight_sums.dtype))
 
   def result(self):
-    means = dict(zip(self.names, tf.unstack(tf.math.divide_no_nan(
-        global_value(self.sums), global_value(self.weight_sums)))))
-    for name, parts in self.sums_of_means.items():
-      means[name] = tf.add_n([means[part] for part in parts])
+    sums = global_value(self.sums)
+    weights = global_value(self.weight_sums)
+    # A part of a sum with no weight adds 0 (a head with no labels adds
+    # nothing to the objective); a reported mean over nothing is undefined.
+    parts = dict(zip(self.names, tf.unstack(tf.math.divide_no_nan(sums,
+                                                                  weights))))
+    means = dict(zip(self.names, tf.unstack(undefined_where_empty(
+        sums / weights, weights))))
+    for name, summed in self.sums_of_means.items():
+      means[name] = tf.add_n([parts[part] for part in summed])
     return {name: means[name] for name in self.result_names}
 
 
@@ -166,7 +177,8 @@ class MacroF1(keras.metrics.Metric):
 
   Per-class F1 = 2 TP / (2 TP + FP + FN), averaged over classes with any TP,
   FP or FN (scikit-learn's default label set); unlike Keras `F1Score`, classes
-  absent from a small evaluation split do not count as F1 = 0. The counts are
+  absent from a small evaluation split do not count as F1 = 0; with no class
+  seen (no labelled example) it is NaN, undefined. The counts are
   confusion matrices, all classifiers' flattened into one metric variable
   (summed across replicas on read), so the value is global and a step adds
   one segment sum.
@@ -210,9 +222,16 @@ class MacroF1(keras.metrics.Metric):
       errors_and_hits = tf.reduce_sum(matrix, 0) + tf.reduce_sum(matrix, 1)
       seen = tf.cast(errors_and_hits > 0, errors_and_hits.dtype)
       per_class = tf.math.divide_no_nan(2.0 * hits, errors_and_hits)
-      results[name] = tf.math.divide_no_nan(tf.reduce_sum(per_class * seen),
-                                            tf.reduce_sum(seen))
+      classes_seen = tf.reduce_sum(seen)
+      results[name] = undefined_where_empty(
+          tf.reduce_sum(per_class * seen) / classes_seen, classes_seen)
     return results
+
+
+def undefined_where_empty(means, weights):
+  """`means` with NaN where `weights` is 0: a mean over no examples is
+  undefined, as in `research.evaluation`, not 0."""
+  return tf.where(weights > 0, means, tf.constant(np.nan, means.dtype))
 
 
 def global_value(variable):

@@ -95,6 +95,29 @@ def test_table_is_regenerated_from_fixture_results(tmp_path):
   assert "fine/loss_mean" not in rows[0]
 
 
+def test_a_metric_a_run_left_undefined_is_left_out_and_counted(tmp_path):
+  # A run whose test split had no coarse labels records coarse/accuracy as
+  # NaN: it is left out like a value never recorded, not averaged in.
+  study = study_lib.load(_study_file(str(tmp_path)))
+  runs_dir = str(tmp_path / "runs")
+  nan = float("nan")
+  _write_results(runs_dir, "optimizer-adam", 0, 0.5, nan, nan, 10.0, 100.0)
+  _write_results(runs_dir, "optimizer-adam", 1, 0.7, 0.9, nan, 12.0, 110.0)
+  _write_results(runs_dir, "optimizer-sgd", 0, 0.3, nan, 0.2, 11.0, 90.0)
+  _, csv_path = table.write(study, runs_dir, str(tmp_path / "results"),
+                            "python -m experiments.run opt")
+  with open(csv_path) as handle:
+    adam, sgd = list(csv.DictReader(handle))
+  assert (adam["coarse/accuracy_mean"], adam["coarse/accuracy_std"],
+          adam["coarse/accuracy_n"]) == ("0.9", "", "1")
+  assert (adam["joint/exact_match_mean"], adam["joint/exact_match_n"]) == (
+      "", "0")
+  assert (sgd["coarse/accuracy_mean"], sgd["coarse/accuracy_n"]) == ("", "0")
+  markdown = table.markdown(study, runs_dir, "python -m experiments.run opt")
+  assert "| adam | 2/2 | 0.9000 (n=1) | 0.6000 ± " in markdown
+  assert "| sgd | 1/2 | — | 0.3000 | 0.2000 |" in markdown
+
+
 def _fake_results(run):
   """Deterministic numbers per (cell, seed), standing in for a training run."""
   adam = "adam" in run.cell.name

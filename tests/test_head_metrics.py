@@ -7,9 +7,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from research import evaluation
 from research import metrics
 from research import model as model_lib
 from research.data import hierarchy
+from research.data import spec as spec_lib
 from tests import helpers
 
 
@@ -24,7 +26,7 @@ def _numpy_macro_f1(labels, predicted, num_classes):
     fn = np.sum((labels == k) & (predicted != k))
     if tp + fp + fn:
       scores.append(2 * tp / (2 * tp + fp + fn))
-  return np.mean(scores) if scores else 0.0
+  return np.mean(scores) if scores else np.nan
 
 
 def _numpy_set_accuracy(labels, coarse_logits, fine_logits):
@@ -51,7 +53,7 @@ def test_macro_f1_equals_numpy_over_several_updates():
   np.testing.assert_allclose(tracker.result()["f1"],
                              _numpy_macro_f1(labels, predicted, 8), rtol=1e-6)
   tracker.reset_state()
-  assert float(tracker.result()["f1"]) == 0.0
+  assert np.isnan(tracker.result()["f1"])  # no class seen: undefined
 
 
 def test_macro_f1_skips_missing_labels_under_xla():
@@ -160,3 +162,71 @@ def test_metrics_on_two_replicas_equal_numpy(two_replicas):
   np.testing.assert_allclose(
       logs["joint/set_accuracy"],
       _numpy_set_accuracy(labels, logits["coarse"], logits["fine"]), rtol=1e-6)
+
+
+def test_a_fresh_tracker_reports_undefined_means_and_a_zero_objective():
+  tracker = metrics.TwoHeadMetrics({"coarse": 2, "fine": 3})
+  results = {name: float(value) for name, value in tracker.results().items()}
+  assert results.pop("loss") == 0.0  # the sum of no terms
+  assert all(np.isnan(value) for value in results.values()), results
+
+
+def _logs_and_report(spec, labels, **model_kw):
+  """Epoch logs of `model.evaluate` on the first 16 test features with
+  `labels`, and `evaluation.split_report` of the same predictions."""
+  features, _ = helpers.first_batch(spec.splits["test"], 16)
+  split = spec_lib.split_from_arrays(features, labels["coarse"],
+                                     labels["fine"])
+  keras.utils.set_random_seed(1)
+  model = helpers.tiny_model(spec, **model_kw)
+  model.compile()
+  logs = model.evaluate(split.examples.batch(6), return_dict=True, verbose=0)
+  probabilities = {head: evaluation.softmax(np.asarray(logits, np.float64))
+                   for head, logits in model(features).items()}
+  return logs, evaluation.split_report(labels, probabilities, spec, model)
+
+
+def _assert_logs_match_report(logs, report, names):
+  """Each `{head}/{metric}` of `names` equals the report's, NaN for NaN."""
+  for name in names:
+    head, metric = name.split("/")
+    np.testing.assert_allclose(logs[name], report[head][metric], rtol=1e-5,
+                               err_msg=name)
+
+
+@pytest.mark.parametrize("head", ["coarse", "fine"])
+def test_a_head_without_labels_has_undefined_metrics_as_evaluate_reports(
+    head):
+  spec = helpers.tiny_spec(size=16)
+  _, labels = helpers.first_batch(spec.splits["test"], 16)
+  labels[head] = np.full(16, -1, np.int64)
+  logs, report = _logs_and_report(spec, labels, loss_weights=(0.3, 2.0))
+  undefined = [f"{head}/accuracy", f"{head}/macro_f1", "joint/exact_match"]
+  if head == "fine":
+    undefined.append("fine/top3_accuracy")
+  assert all(np.isnan(logs[name]) for name in undefined + [f"{head}/loss"])
+  _assert_logs_match_report(
+      logs, report, undefined + ["coarse/accuracy", "coarse/macro_f1",
+                                 "fine/accuracy", "fine/macro_f1",
+                                 "fine/top3_accuracy", "joint/consistency"])
+  # The head without labels adds nothing to the objective.
+  other, weight = ("fine", 2.0) if head == "coarse" else ("coarse", 0.3)
+  np.testing.assert_allclose(logs["loss"], weight * logs[f"{other}/loss"],
+                             rtol=1e-6)
+
+
+def test_exact_match_without_a_fully_labelled_example_is_undefined():
+  spec = helpers.tiny_spec(size=16)
+  _, labels = helpers.first_batch(spec.splits["test"], 16)
+  even = np.arange(16) % 2 == 0  # coarse labels on even rows, fine on odd
+  labels = {"coarse": np.where(even, labels["coarse"], -1),
+            "fine": np.where(even, -1, labels["fine"])}
+  logs, report = _logs_and_report(spec, labels, head="joint",
+                                  loss="multilabel_ce")
+  assert np.isnan(logs["joint/exact_match"])
+  assert np.isnan(logs["joint/set_accuracy"])
+  assert np.isfinite(logs["loss"]) and np.isfinite(logs["coarse/accuracy"])
+  _assert_logs_match_report(
+      logs, report, ["joint/exact_match", "joint/consistency",
+                     "coarse/accuracy", "fine/accuracy", "coarse/macro_f1",
+                     "fine/macro_f1"])

@@ -143,6 +143,23 @@ def test_best_weights_follow_the_metric_and_mode(tmp_path, mode, best_epoch):
   assert not [f for f in os.listdir(tmp_path) if f.startswith(".partial")]
 
 
+def test_an_undefined_best_metric_never_improves_and_says_so(tmp_path,
+                                                            caplog):
+  _, model = _trained_model(seed=1)
+  state = checkpointing.TrainingState(model, str(tmp_path / "ckpt"), keep=1,
+                                      best_mode="min")
+  callback = checkpointing.EpochCheckpoints(state, str(tmp_path),
+                                            "val_fine/accuracy")
+  callback.set_model(model)
+  weights = _fake_epochs(callback, model, [float("nan"), 0.5, float("nan")])
+  model.load_weights(str(tmp_path / checkpointing.BEST_WEIGHTS))
+  np.testing.assert_array_equal(model.head_loss_weights.numpy(), weights[1])
+  for epoch in (1, 3):
+    assert (f"--best_metric=val_fine/accuracy is NaN after epoch {epoch} "
+            "(undefined when no example has the labels it needs); "
+            "best.weights.h5 is not updated") in caplog.text
+
+
 def test_unlogged_best_metric_is_a_clear_error(tmp_path):
   _, model = _trained_model(seed=1)
   state = checkpointing.TrainingState(model, str(tmp_path), 1, "max")
@@ -183,6 +200,26 @@ def test_guard_names_the_step_and_the_head():
   message = str(error.value)
   assert "training step 14 (epoch 3, batch 4/5)" in message
   assert "in head fine:" in message and "coarse" not in message
+
+
+def test_guard_lets_a_head_without_labels_yet_train_on():
+  # The first batch has no coarse label: coarse/loss is NaN (undefined) until
+  # the second, while the objective stays finite.
+  spec = helpers.tiny_spec(size=16)
+  features, labels = helpers.first_batch(spec.splits["train"], 16)
+  coarse = np.where(np.arange(16) < 8, -1, labels["coarse"])
+  train = spec_lib.split_from_arrays(features, coarse, labels["fine"])
+  keras.utils.set_random_seed(1)
+  model = helpers.tiny_model(spec)
+  model.compile(optimizer=keras.optimizers.SGD(0.1))
+  first_logs = []
+  logged = keras.callbacks.LambdaCallback(
+      on_train_batch_end=lambda batch, logs: first_logs.append(dict(logs)))
+  model.fit(train.examples.batch(8), epochs=1, verbose=0, shuffle=False,
+            callbacks=[guards.NonFiniteLossGuard(steps_per_epoch=2), logged])
+  assert np.isnan(first_logs[0]["coarse/loss"])
+  assert np.isfinite(first_logs[0]["loss"])
+  assert np.isfinite(first_logs[1]["coarse/loss"])
 
 
 class _Preempted(Exception):

@@ -1,5 +1,6 @@
 """End to end: a short training run writes every record a researcher reads."""
 
+import dataclasses
 import json
 import os
 import pathlib
@@ -13,10 +14,14 @@ import tensorflow as tf
 from tensorboard.backend.event_processing import event_accumulator
 
 from research import config
+from research import evaluation
 from research import provenance
 from research import summaries
 from research import train
 from research import training
+from research.data import registry as data_registry
+from research.data import spec as spec_lib
+from tests import helpers
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PER_HEAD_TAGS = {"loss", "coarse/loss", "coarse/accuracy", "fine/loss",
@@ -240,3 +245,38 @@ def test_a_logged_validation_metric_is_a_valid_best_metric(tmp_path):
   training.run(cfg, str(tmp_path))
   assert (tmp_path / "checkpoints" / "best.weights.h5").exists()
 
+
+
+def _without_coarse_labels(split):
+  features, labels = helpers.first_batch(split, len(split))
+  return spec_lib.split_from_arrays(
+      features, np.full(len(split), -1, np.int64), labels["fine"])
+
+
+def test_metrics_of_a_split_without_coarse_labels_are_recorded_undefined(
+    tmp_path, monkeypatch):
+  spec = helpers.tiny_spec(size=16)
+  spec = dataclasses.replace(spec, splits=dict(
+      spec.splits, **{name: _without_coarse_labels(spec.splits[name])
+                      for name in ("validation", "test")}))
+  monkeypatch.setattr(data_registry, "load", lambda cfg, seed: spec)
+  cfg = config.Config().replace(model={"width": 8},
+                                train={"epochs": 1, "batch_size": 8},
+                                runtime={"verbose": 0})
+  training.run(cfg, str(tmp_path))
+  text = (tmp_path / "results.json").read_text()
+  assert '"coarse/accuracy": NaN' in text  # as eval_<split>.json writes it
+  saved = json.loads(text)
+  undefined = ("coarse/accuracy", "coarse/loss", "coarse/macro_f1",
+               "joint/exact_match")
+  for split in ("test", "validation"):
+    assert all(np.isnan(saved[split][name]) for name in undefined), split
+    assert np.isfinite(saved[split]["loss"])
+  assert np.isnan(_scalars(str(tmp_path / "validation"))["coarse/accuracy"][0])
+  members, _ = evaluation.evaluate_runs([str(tmp_path)], "test", "last")
+  _, _, report = members[0]
+  for name in ("coarse/accuracy", "coarse/macro_f1", "fine/accuracy",
+               "fine/macro_f1", "joint/exact_match", "joint/consistency"):
+    head, metric = name.split("/")
+    np.testing.assert_allclose(saved["test"][name], report[head][metric],
+                               rtol=1e-5, err_msg=name)

@@ -26,7 +26,8 @@ def class_weights(weighting, counts, beta=0.999):
 
   Args:
     weighting: "none" (returns None), "balanced" (n / (C * n_c), as
-      scikit-learn: the mean weight over training examples is 1) or
+      scikit-learn: the mean weight over training examples is 1 when every
+      class occurs in training; a class counted as seen once lowers it) or
       "effective_number" (Cui et al., 2019: (1 - beta) / (1 - beta^n_c),
       scaled so the weights sum to C).
     counts: [C] training label counts of the head.
