@@ -138,7 +138,9 @@ def test_entry_point_stops_on_a_bad_flag_before_any_work(tmp_path):
     (["--loss=focal", "--fine_focal_alpha=1,2"],
      "--fine_focal_alpha: expected 27 values (one per fine class), got 2"),
     (["--hierarchy_file={map}"],
-     "{map}:2: expected '<coarse> <fine>', got 'not a pair'"),
+     "{map}:2: expected '<coarse> <fine>', got 'not a pair', which splits "
+     "into no pair of the task's class names; give an index for a name with "
+     "spaces"),
 ])
 def test_flags_that_do_not_fit_the_data_stop_in_one_line(
     tmp_path, flags, message):
