@@ -3,7 +3,9 @@
 evaluate, predict and export all start here, so a run is always restored the
 same way: `config.json` -> Config -> the data source's DataSpec (class names,
 input shape, splits) -> `model.build` (in the run's --mixed_precision) ->
-`checkpoints/<best|last>.weights.h5`.
+`checkpoints/<best|last>.weights.h5`. Only a finished run (one with
+`results.json`) is restored: the weights of a run stopped halfway are not the
+run's.
 """
 
 import dataclasses
@@ -27,6 +29,17 @@ class Restored:
   model: object  # model.TwoHeadModel
 
 
+def check_finished(model_dir):
+  """Raises FileNotFoundError unless `model_dir` holds a finished run: one
+  whose results.json research.train wrote after testing its last epoch."""
+  path = os.path.join(model_dir, "results.json")
+  if not os.path.isfile(path):
+    raise FileNotFoundError(
+        f"{path}: missing, so {model_dir} is not a finished run "
+        "(research.train writes results.json when a run's last epoch is "
+        "tested)")
+
+
 def checkpoint_path(model_dir, checkpoint):
   """Path of the `best` or `last` weights; raises naming what is missing."""
   if checkpoint not in CHECKPOINTS:
@@ -34,8 +47,8 @@ def checkpoint_path(model_dir, checkpoint):
                      f"{list(CHECKPOINTS)}")
   path = os.path.join(model_dir, "checkpoints", f"{checkpoint}.weights.h5")
   if not os.path.isfile(path):
-    raise FileNotFoundError(f"{path}: no {checkpoint} checkpoint; is "
-                            f"{model_dir} the model_dir of a finished run?")
+    raise FileNotFoundError(f"{path}: no {checkpoint} checkpoint in the "
+                            f"finished run {model_dir}")
   return path
 
 
@@ -92,6 +105,7 @@ def restore(model_dir, checkpoint="best", spec=None):
   Returns:
     Restored.
   """
+  check_finished(model_dir)
   weights = checkpoint_path(model_dir, checkpoint)
   cfg = load_config(model_dir)
   if spec is None:

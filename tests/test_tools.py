@@ -234,21 +234,50 @@ def test_exported_signature_matches_the_keras_model(runs, tmp_path):
         f"{head}_{i}" for i in expected]
 
 
-def test_restore_names_the_missing_checkpoint(tmp_path):
+def _unfinished_copy(model_dir, folder):
+  """A copy of `model_dir` as a run killed before its end leaves it: its
+  checkpoints and config, but no results.json."""
+  shutil.copytree(model_dir, folder)
+  os.remove(os.path.join(folder, "results.json"))
+  return str(folder)
+
+
+def test_restore_names_the_missing_checkpoint(runs, tmp_path):
+  shutil.copytree(runs[0], tmp_path / "run")
+  os.remove(tmp_path / "run" / "checkpoints" / "best.weights.h5")
   with pytest.raises(FileNotFoundError, match="best.weights.h5"):
-    restore.restore(str(tmp_path), "best")
+    restore.restore(str(tmp_path / "run"), "best")
+
+
+def _not_a_finished_run(model_dir):
+  return (f"error: {model_dir}/results.json: missing, so {model_dir} is not "
+          "a finished run (research.train writes results.json when a run's "
+          "last epoch is tested)")
 
 
 @pytest.mark.parametrize("main, flags", [
     (evaluate.main, {}), (predict.main, {"input": "rows.npy"}),
     (export.main, {})])
-def test_tools_given_a_folder_that_is_not_a_run_stop_in_one_line(
-    tmp_path, main, flags):
+@pytest.mark.parametrize("checkpoint", ["best", "last"])
+@pytest.mark.parametrize("unfinished", [False, True],
+                         ids=["empty folder", "unfinished run"])
+def test_tools_given_a_folder_that_is_not_a_finished_run_stop_in_one_line(
+    runs, tmp_path, main, flags, checkpoint, unfinished):
+  model_dir = (_unfinished_copy(runs[0], tmp_path / "run") if unfinished
+               else str(tmp_path))
   with pytest.raises(SystemExit) as error:
-    helpers.run_main(main, model_dir=str(tmp_path), **flags)
-  assert str(error.value) == (
-      f"error: {tmp_path}/checkpoints/best.weights.h5: no best checkpoint; "
-      f"is {tmp_path} the model_dir of a finished run?")
+    helpers.run_main(main, model_dir=model_dir, checkpoint=checkpoint,
+                     **flags)
+  assert str(error.value) == _not_a_finished_run(model_dir)
+
+
+def test_an_ensemble_with_an_unfinished_member_is_refused(runs, tmp_path):
+  unfinished = _unfinished_copy(runs[1], tmp_path / "unfinished")
+  with pytest.raises(SystemExit) as error:
+    helpers.run_main(evaluate.main, model_dir=f"{runs[0]},{unfinished}",
+                     output=str(tmp_path / "ensemble"))
+  assert str(error.value) == _not_a_finished_run(unfinished)
+  assert not (tmp_path / "ensemble").exists()
 
 
 def test_an_ensemble_of_runs_on_different_tasks_is_refused(runs, tmp_path):
