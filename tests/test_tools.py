@@ -296,16 +296,41 @@ def test_an_ensemble_of_runs_on_different_tasks_is_refused(runs, tmp_path):
   assert not (tmp_path / "ensemble").exists()
 
 
-def test_an_ensemble_of_runs_with_different_inputs_is_refused(runs, tmp_path):
-  other = str(tmp_path / "eight_features")
-  training.run(TINY.replace(data={"synthetic_feature_dim": 8}), other)
-  with pytest.raises(SystemExit, match=(
-      r"^error: .*eight_features/checkpoints/best.weights.h5 does not fit "
-      r"the model that .* builds for the task of synthetic with inputs "
-      r"\(6,\) \(A total of 1 objects could not be loaded.*\)$")):
-    helpers.run_main(evaluate.main, model_dir=f"{runs[0]},{other}",
+@pytest.fixture(scope="module")
+def eight_features(tmp_path_factory):
+  """A run like `runs`' but on 8 input features, not 6."""
+  model_dir = str(tmp_path_factory.mktemp("eight_features") / "run")
+  training.run(TINY.replace(data={"synthetic_feature_dim": 8}), model_dir)
+  return model_dir
+
+
+def _does_not_fit(weights):
+  return (rf"^error: {weights} does not fit the model that .* builds for the "
+          r"task of synthetic with inputs \(6,\) \(A total of 1 objects "
+          r"could not be loaded.*\)$")
+
+
+def test_an_ensemble_of_runs_with_different_inputs_is_refused(
+    runs, eight_features, tmp_path):
+  with pytest.raises(SystemExit, match=_does_not_fit(
+      f"{eight_features}/checkpoints/best.weights.h5")):
+    helpers.run_main(evaluate.main, model_dir=f"{runs[0]},{eight_features}",
                      output=str(tmp_path / "ensemble"))
   assert not (tmp_path / "ensemble").exists()
+
+
+@pytest.mark.parametrize("main, flags", [
+    (evaluate.main, {}), (predict.main, {"input": "rows.npy"}),
+    (export.main, {})])
+def test_tools_given_weights_that_do_not_fit_the_config_stop_in_one_line(
+    runs, eight_features, tmp_path, main, flags):
+  model_dir = tmp_path / "run"
+  shutil.copytree(runs[0], model_dir)
+  weights = model_dir / "checkpoints" / "best.weights.h5"
+  shutil.copyfile(os.path.join(eight_features, "checkpoints",
+                               "best.weights.h5"), weights)
+  with pytest.raises(SystemExit, match=_does_not_fit(weights)):
+    helpers.run_main(main, model_dir=str(model_dir), **flags)
 
 
 def _numpy_consistent(probabilities, mask):
