@@ -2,10 +2,10 @@
 
 evaluate, predict and export all start here, so a run is always restored the
 same way: `config.json` -> Config -> the data source's DataSpec (class names,
-input shape, splits) -> `model.build` (in the run's --mixed_precision) ->
-`checkpoints/<best|last>.weights.h5`. Only a finished run (one with
-`results.json`) is restored: the weights of a run stopped halfway are not the
-run's.
+input shape, splits; checked against `classes.json`) -> `model.build` (in the
+run's --mixed_precision) -> `checkpoints/<best|last>.weights.h5`. Only a
+finished run (one with `results.json`) is restored: the weights of a run
+stopped halfway are not the run's.
 """
 
 import dataclasses
@@ -75,14 +75,29 @@ def load_config(model_dir):
     return config_lib.Config.from_json(handle.read())
 
 
+def check_data_unchanged(model_dir, spec):
+  """Raises config.ConfigError unless `spec`, the task rebuilt from the data
+  files of the run in `model_dir`, is the task its classes.json records:
+  data edited after training (a class renamed, other texts) would give the
+  weights' class indices other names and its tokens other ids, silently
+  when the counts stay the same."""
+  difference = classes_file.first_difference(classes_file.read(model_dir),
+                                             spec)
+  if difference:
+    raise config_lib.ConfigError(
+        f"{os.path.join(model_dir, classes_file.NAME)} records another task "
+        f"than {model_dir}'s data gives now ({difference}); the data changed "
+        "after training, and the weights would get other class names or "
+        "tokens")
+
+
 def check_task(model_dir, spec):
   """Raises config.ConfigError unless the run in `model_dir` was trained on
-  the task of `spec` (same source and class names), whose spec it is about to
-  share: an ensemble scores its members on one task."""
+  the task of `spec` (same source, class names, fine->coarse map and
+  vocabulary), whose spec it is about to share: an ensemble scores its
+  members on one task."""
   recorded = classes_file.read(model_dir)
-  task = {"dataset": spec.name, "coarse_names": list(spec.coarse_names),
-          "fine_names": list(spec.fine_names)}
-  differ = [key for key, value in task.items() if recorded.get(key) != value]
+  differ = classes_file.differing_fields(recorded, spec)
   if differ:
     raise config_lib.ConfigError(
         f"the runs' tasks differ: {model_dir} was trained on "
@@ -100,7 +115,8 @@ def restore(model_dir, checkpoint="best", spec=None):
     checkpoint: "best" or "last".
     spec: the run's DataSpec if already loaded (ensemble members trained on
       the same task share it; config.ConfigError if the run's task differs);
-      loaded from the config otherwise.
+      loaded from the config otherwise, and checked against the run's
+      classes.json (config.ConfigError if the data changed since training).
 
   Returns:
     Restored.
@@ -110,6 +126,7 @@ def restore(model_dir, checkpoint="best", spec=None):
   cfg = load_config(model_dir)
   if spec is None:
     spec = data_registry.load(cfg.data, cfg.train.seed)
+    check_data_unchanged(model_dir, spec)
   else:
     check_task(model_dir, spec)
   # Built as trained: a mixed-precision run is evaluated in its own precision.

@@ -20,6 +20,7 @@ from research import predict
 from research import prediction
 from research import restore
 from research import training
+from tests import data_files
 from tests import helpers
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -296,6 +297,18 @@ def test_an_ensemble_of_runs_on_different_tasks_is_refused(runs, tmp_path):
   assert not (tmp_path / "ensemble").exists()
 
 
+def test_an_ensemble_member_with_another_hierarchy_is_refused(runs, tmp_path):
+  other = tmp_path / "other_hierarchy"
+  shutil.copytree(runs[1], other)
+  classes = json.loads((other / "classes.json").read_text())
+  classes["fine_to_coarse"] = classes["fine_to_coarse"][::-1]
+  (other / "classes.json").write_text(json.dumps(classes))
+  with pytest.raises(SystemExit) as error:
+    helpers.run_main(evaluate.main, model_dir=f"{runs[0]},{other}",
+                     output=str(tmp_path / "ensemble"))
+  assert str(error.value).endswith("(fine_to_coarse differ)")
+
+
 @pytest.fixture(scope="module")
 def eight_features(tmp_path_factory):
   """A run like `runs`' but on 8 input features, not 6."""
@@ -331,6 +344,47 @@ def test_tools_given_weights_that_do_not_fit_the_config_stop_in_one_line(
                                "best.weights.h5"), weights)
   with pytest.raises(SystemExit, match=_does_not_fit(weights)):
     helpers.run_main(main, model_dir=str(model_dir), **flags)
+
+
+def _train_text_run(folder, rows):
+  """A csv_text run trained on `rows` written to folder/train.csv."""
+  data_files.write_csv(folder / "train.csv", rows)
+  data_files.write_csv(folder / "test.csv", rows[:8])
+  cfg = config.Config().replace(
+      data={"dataset": "csv_text", "data_dir": str(folder), "vocab_size": 12,
+            "sequence_length": 4},
+      model={"backbone": "text_cnn", "width": 4, "dropout": 0.0},
+      train={"epochs": 1, "batch_size": 8}, runtime={"verbose": 0})
+  model_dir = str(folder / "run")
+  training.run(cfg, model_dir)
+  return model_dir
+
+
+@pytest.mark.parametrize("edit, difference", [
+    (lambda text, coarse, fine: (text, coarse,
+                                 "tabby" if fine == "cat" else fine),
+     "fine_names[0]: 'cat' recorded, 'dog' now"),
+    (lambda text, coarse, fine: (f"zebra {text}", coarse, fine),
+     "vocabulary[2]: 'a' recorded, 'zebra' now"),
+], ids=["class renamed", "texts reworded"])
+def test_tools_refuse_a_run_whose_data_changed_after_training(
+    tmp_path, edit, difference):
+  # Same class count and vocabulary size: the weights would load, and class
+  # indices get other names or token ids other words.
+  rows = data_files.text_rows(16)
+  model_dir = _train_text_run(tmp_path, rows)
+  edited = [edit(*row) for row in rows]
+  data_files.write_csv(tmp_path / "train.csv", edited)
+  data_files.write_csv(tmp_path / "test.csv", edited[:8])
+  with pytest.raises(SystemExit) as error:
+    helpers.run_main(predict.main, model_dir=model_dir,
+                     input=str(tmp_path / "test.csv"),
+                     output=str(tmp_path / "p.csv"))
+  assert str(error.value) == (
+      f"error: {model_dir}/classes.json records another task than "
+      f"{model_dir}'s data gives now ({difference}); the data changed after "
+      "training, and the weights would get other class names or tokens")
+  assert not (tmp_path / "p.csv").exists()
 
 
 def _numpy_consistent(probabilities, mask):
