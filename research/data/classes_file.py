@@ -55,16 +55,17 @@ def differing_fields(recorded, spec):
 
 
 def first_difference(recorded, spec):
-  """"fine_names[0]: 'cat' recorded, 'dog' now": the first place where
-  `spec`'s record differs from `recorded` (as `read` returns it); None if
-  nowhere."""
+  """Where `spec`'s record first differs from `recorded` (as `read` returns
+  it), e.g. "fine_names[0]: 'cat' recorded, 'dog' now"; None if nowhere."""
   current = _as_read(spec)
-  for name in _differing(recorded, current):
-    old, new = recorded.get(name), current.get(name)
-    if isinstance(old, list) and isinstance(new, list):
-      return _first_item_difference(name, old, new)
-    return f"{name}: {old!r} recorded, {new!r} now"
-  return None
+  differing = _differing(recorded, current)
+  if not differing:
+    return None
+  name = differing[0]
+  old, new = recorded.get(name), current.get(name)
+  if isinstance(old, list) and isinstance(new, list):
+    return _first_item_difference(name, old, new)
+  return f"{name}: {old!r} recorded, {new!r} now"
 
 
 def _differing(recorded, current):
