@@ -12,6 +12,7 @@ import sys
 
 from absl import app
 
+from research import config
 from research import flags as flags_lib
 from research import restore
 from research import serving
@@ -29,7 +30,7 @@ def main(argv):
   train.quiet_logging_unless_asked()  # saving logs every shard and asset
   try:
     run = restore.restore(FLAGS.model_dir, FLAGS.checkpoint)
-  except (problems.DataError, FileNotFoundError) as error:
+  except (problems.DataError, FileNotFoundError, config.ConfigError) as error:
     sys.exit(f"error: {error}")
   export_dir = FLAGS.export_dir or os.path.join(FLAGS.model_dir, "export")
   serving.export(run.model, run.spec, export_dir)

@@ -14,6 +14,7 @@ import sys
 
 from absl import app
 
+from research import config
 from research import flags as flags_lib
 from research import prediction
 from research import restore
@@ -31,7 +32,7 @@ def main(argv):
     run = restore.restore(FLAGS.model_dir, FLAGS.checkpoint)
     data_cfg = dataclasses.replace(run.cfg.data, data_dir=FLAGS.data_dir)
     ids, inputs = prediction.read_inputs(FLAGS.input, run.spec, data_cfg)
-  except (problems.DataError, FileNotFoundError) as error:
+  except (problems.DataError, FileNotFoundError, config.ConfigError) as error:
     sys.exit(f"error: {error}")
   probabilities, labels = prediction.predict(run.model, inputs)
   output = FLAGS.output or "predictions.csv"

@@ -2,8 +2,10 @@
 
 evaluate, predict and export all start here, so a run is always restored the
 same way: `config.json` -> Config -> the data source's DataSpec (class names,
-input shape, splits) -> `model.build` (in the run's --mixed_precision) ->
-`checkpoints/<best|last>.weights.h5`.
+input shape, splits; checked against `classes.json`) -> `model.build` (in the
+run's --mixed_precision) -> `checkpoints/<best|last>.weights.h5`. Only a
+finished run (one with `results.json`) is restored: the weights of a run
+stopped halfway are not the run's.
 """
 
 import dataclasses
@@ -27,6 +29,17 @@ class Restored:
   model: object  # model.TwoHeadModel
 
 
+def check_finished(model_dir):
+  """Raises FileNotFoundError unless `model_dir` holds a finished run: one
+  whose results.json research.train wrote after testing its last epoch."""
+  path = os.path.join(model_dir, "results.json")
+  if not os.path.isfile(path):
+    raise FileNotFoundError(
+        f"{path}: missing, so {model_dir} is not a finished run "
+        "(research.train writes results.json when a run's last epoch is "
+        "tested)")
+
+
 def checkpoint_path(model_dir, checkpoint):
   """Path of the `best` or `last` weights; raises naming what is missing."""
   if checkpoint not in CHECKPOINTS:
@@ -34,8 +47,8 @@ def checkpoint_path(model_dir, checkpoint):
                      f"{list(CHECKPOINTS)}")
   path = os.path.join(model_dir, "checkpoints", f"{checkpoint}.weights.h5")
   if not os.path.isfile(path):
-    raise FileNotFoundError(f"{path}: no {checkpoint} checkpoint; is "
-                            f"{model_dir} the model_dir of a finished run?")
+    raise FileNotFoundError(f"{path}: no {checkpoint} checkpoint in the "
+                            f"finished run {model_dir}")
   return path
 
 
@@ -62,14 +75,29 @@ def load_config(model_dir):
     return config_lib.Config.from_json(handle.read())
 
 
+def check_data_unchanged(model_dir, spec):
+  """Raises config.ConfigError unless `spec`, the task rebuilt from the data
+  files of the run in `model_dir`, is the task its classes.json records:
+  data edited after training (a class renamed, other texts) would give the
+  weights' class indices other names and its tokens other ids, silently
+  when the counts stay the same."""
+  difference = classes_file.first_difference(classes_file.read(model_dir),
+                                             spec)
+  if difference:
+    raise config_lib.ConfigError(
+        f"{os.path.join(model_dir, classes_file.NAME)} records another task "
+        f"than {model_dir}'s data gives now ({difference}); the data changed "
+        "after training, and the weights would get other class names or "
+        "tokens")
+
+
 def check_task(model_dir, spec):
   """Raises config.ConfigError unless the run in `model_dir` was trained on
-  the task of `spec` (same source and class names), whose spec it is about to
-  share: an ensemble scores its members on one task."""
+  the task of `spec` (same source, class names, fine->coarse map and
+  vocabulary), whose spec it is about to share: an ensemble scores its
+  members on one task."""
   recorded = classes_file.read(model_dir)
-  task = {"dataset": spec.name, "coarse_names": list(spec.coarse_names),
-          "fine_names": list(spec.fine_names)}
-  differ = [key for key, value in task.items() if recorded.get(key) != value]
+  differ = classes_file.differing_fields(recorded, spec)
   if differ:
     raise config_lib.ConfigError(
         f"the runs' tasks differ: {model_dir} was trained on "
@@ -87,15 +115,18 @@ def restore(model_dir, checkpoint="best", spec=None):
     checkpoint: "best" or "last".
     spec: the run's DataSpec if already loaded (ensemble members trained on
       the same task share it; config.ConfigError if the run's task differs);
-      loaded from the config otherwise.
+      loaded from the config otherwise, and checked against the run's
+      classes.json (config.ConfigError if the data changed since training).
 
   Returns:
     Restored.
   """
+  check_finished(model_dir)
   weights = checkpoint_path(model_dir, checkpoint)
   cfg = load_config(model_dir)
   if spec is None:
     spec = data_registry.load(cfg.data, cfg.train.seed)
+    check_data_unchanged(model_dir, spec)
   else:
     check_task(model_dir, spec)
   # Built as trained: a mixed-precision run is evaluated in its own precision.

@@ -55,23 +55,32 @@ def write_json(path, payload):
   write_text(path, json.dumps(payload, indent=2, sort_keys=True) + "\n")
 
 
-def claim_model_dir(model_dir, config_dict):
-  """Records the config in `model_dir`, refusing to mix two different runs.
+def check_model_dir(model_dir, config_dict):
+  """Raises config.ConfigError if `model_dir` holds a different run.
 
-  A folder holding the same run is a resume and is reused; one holding a
-  different run is left untouched and the run stops, so nothing another
-  run wrote is overwritten. Runtime fields outside RESULT_RUNTIME_FIELDS
-  (strategy, verbosity, ...) may differ: they do not change results.
+  A folder holding the same run (or none) passes. Runtime fields outside
+  RESULT_RUNTIME_FIELDS (strategy, verbosity, ...) may differ: they do not
+  change results.
   """
   path = os.path.join(model_dir, "config.json")
   if os.path.exists(path):
     differences = differences_from_recorded(path, config_dict)
     if differences:
-      raise ValueError(
+      raise config_lib.ConfigError(
           f"{path} records a different configuration "
           f"({'; '.join(differences)}); use a new "
           "--model_dir (or the same flags to resume that run)")
-  write_json(path, config_dict)
+
+
+def claim_model_dir(model_dir, config_dict):
+  """Records the config in `model_dir`, refusing to mix two different runs.
+
+  A folder holding the same run is a resume and is reused; one holding a
+  different run is left untouched and the run stops (`check_model_dir`), so
+  nothing another run wrote is overwritten.
+  """
+  check_model_dir(model_dir, config_dict)
+  write_json(os.path.join(model_dir, "config.json"), config_dict)
 
 
 def differences_from_recorded(path, config_dict):
@@ -83,13 +92,14 @@ def differences_from_recorded(path, config_dict):
   and reads as its default: what the older code did.
 
   Raises:
-    ValueError naming `path` if it is not a config.json.
+    config.ConfigError naming `path` if it is not a config.json.
   """
   try:
     with open(path, encoding="utf-8") as handle:
       recorded = config_lib.Config.from_json(handle.read()).as_dict()
   except (ValueError, TypeError, UnicodeDecodeError) as error:
-    raise ValueError(f"{path} is not a run's config.json ({error})") from None
+    raise config_lib.ConfigError(
+        f"{path} is not a run's config.json ({error})") from None
   return _differences(run_identity(_as_json(recorded)),
                       run_identity(_as_json(config_dict)))
 

@@ -62,6 +62,17 @@ def _record_task(spec, hierarchy, output_dir):
                        hierarchy.as_dict(spec.coarse_names, spec.fine_names))
 
 
+def _claim(cfg, spec, hierarchy, output_dir, finished):
+  """Refuses an `output_dir` that holds another run, then records this run's
+  config and task there; a finished run's records stay as written, even when
+  its rerun changed runtime flags."""
+  if finished:
+    summaries.check_model_dir(output_dir, cfg.as_dict())
+  else:
+    summaries.claim_model_dir(output_dir, cfg.as_dict())
+    _record_task(spec, hierarchy, output_dir)
+
+
 def _check_against_data(cfg, spec):
   """(hierarchy, steps per epoch), once the config fits the data.
 
@@ -153,12 +164,13 @@ def run(cfg, model_dir, strategy=None):
   hierarchy, steps_per_epoch = _check_against_data(cfg, spec)
   train_split = spec.splits["train"]
   total_steps = cfg.train.epochs * steps_per_epoch
+  results_path = os.path.join(output_dir, "results.json")
+  finished = os.path.exists(results_path)
   with strategy.scope():
     model = _build(cfg, spec, hierarchy.mask, steps_per_epoch, strategy)
     checkpointing.check_monitored(cfg.runtime.best_metric,
                                   _logged_names(model))
-    summaries.claim_model_dir(output_dir, cfg.as_dict())
-    _record_task(spec, hierarchy, output_dir)
+    _claim(cfg, spec, hierarchy, output_dir, finished)
     state, first_epoch = _restore(cfg, model, output_dir, start)
   evaluation = _evaluation_sets(spec, cfg.train.batch_size)
   throughput = summaries.Throughput()
@@ -167,10 +179,9 @@ def run(cfg, model_dir, strategy=None):
          evaluation["validation"], first_epoch, output_dir, throughput)
   results = {split: _evaluate(model, evaluation[split])
              for split in ("test", "validation")}
-  results_path = os.path.join(output_dir, "results.json")
   # Evaluated anyway: under multi-worker every worker must join the
   # evaluation, and only the chief's folder holds results.json.
-  if first_epoch >= cfg.train.epochs and os.path.exists(results_path):
+  if finished and first_epoch >= cfg.train.epochs:
     logging.warning("%s had finished: its records are kept as written",
                     model_dir)
     return summaries.read_json(results_path)

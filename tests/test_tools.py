@@ -20,6 +20,7 @@ from research import predict
 from research import prediction
 from research import restore
 from research import training
+from tests import data_files
 from tests import helpers
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -234,21 +235,50 @@ def test_exported_signature_matches_the_keras_model(runs, tmp_path):
         f"{head}_{i}" for i in expected]
 
 
-def test_restore_names_the_missing_checkpoint(tmp_path):
+def _unfinished_copy(model_dir, folder):
+  """A copy of `model_dir` as a run killed before its end leaves it: its
+  checkpoints and config, but no results.json."""
+  shutil.copytree(model_dir, folder)
+  os.remove(os.path.join(folder, "results.json"))
+  return str(folder)
+
+
+def test_restore_names_the_missing_checkpoint(runs, tmp_path):
+  shutil.copytree(runs[0], tmp_path / "run")
+  os.remove(tmp_path / "run" / "checkpoints" / "best.weights.h5")
   with pytest.raises(FileNotFoundError, match="best.weights.h5"):
-    restore.restore(str(tmp_path), "best")
+    restore.restore(str(tmp_path / "run"), "best")
+
+
+def _not_a_finished_run(model_dir):
+  return (f"error: {model_dir}/results.json: missing, so {model_dir} is not "
+          "a finished run (research.train writes results.json when a run's "
+          "last epoch is tested)")
 
 
 @pytest.mark.parametrize("main, flags", [
     (evaluate.main, {}), (predict.main, {"input": "rows.npy"}),
     (export.main, {})])
-def test_tools_given_a_folder_that_is_not_a_run_stop_in_one_line(
-    tmp_path, main, flags):
+@pytest.mark.parametrize("checkpoint", ["best", "last"])
+@pytest.mark.parametrize("unfinished", [False, True],
+                         ids=["empty folder", "unfinished run"])
+def test_tools_given_a_folder_that_is_not_a_finished_run_stop_in_one_line(
+    runs, tmp_path, main, flags, checkpoint, unfinished):
+  model_dir = (_unfinished_copy(runs[0], tmp_path / "run") if unfinished
+               else str(tmp_path))
   with pytest.raises(SystemExit) as error:
-    helpers.run_main(main, model_dir=str(tmp_path), **flags)
-  assert str(error.value) == (
-      f"error: {tmp_path}/checkpoints/best.weights.h5: no best checkpoint; "
-      f"is {tmp_path} the model_dir of a finished run?")
+    helpers.run_main(main, model_dir=model_dir, checkpoint=checkpoint,
+                     **flags)
+  assert str(error.value) == _not_a_finished_run(model_dir)
+
+
+def test_an_ensemble_with_an_unfinished_member_is_refused(runs, tmp_path):
+  unfinished = _unfinished_copy(runs[1], tmp_path / "unfinished")
+  with pytest.raises(SystemExit) as error:
+    helpers.run_main(evaluate.main, model_dir=f"{runs[0]},{unfinished}",
+                     output=str(tmp_path / "ensemble"))
+  assert str(error.value) == _not_a_finished_run(unfinished)
+  assert not (tmp_path / "ensemble").exists()
 
 
 def test_an_ensemble_of_runs_on_different_tasks_is_refused(runs, tmp_path):
@@ -267,16 +297,94 @@ def test_an_ensemble_of_runs_on_different_tasks_is_refused(runs, tmp_path):
   assert not (tmp_path / "ensemble").exists()
 
 
-def test_an_ensemble_of_runs_with_different_inputs_is_refused(runs, tmp_path):
-  other = str(tmp_path / "eight_features")
-  training.run(TINY.replace(data={"synthetic_feature_dim": 8}), other)
-  with pytest.raises(SystemExit, match=(
-      r"^error: .*eight_features/checkpoints/best.weights.h5 does not fit "
-      r"the model that .* builds for the task of synthetic with inputs "
-      r"\(6,\) \(A total of 1 objects could not be loaded.*\)$")):
+def test_an_ensemble_member_with_another_hierarchy_is_refused(runs, tmp_path):
+  other = tmp_path / "other_hierarchy"
+  shutil.copytree(runs[1], other)
+  classes = json.loads((other / "classes.json").read_text())
+  classes["fine_to_coarse"] = classes["fine_to_coarse"][::-1]
+  (other / "classes.json").write_text(json.dumps(classes))
+  with pytest.raises(SystemExit) as error:
     helpers.run_main(evaluate.main, model_dir=f"{runs[0]},{other}",
                      output=str(tmp_path / "ensemble"))
+  assert str(error.value).endswith("(fine_to_coarse differ)")
+
+
+@pytest.fixture(scope="module")
+def eight_features(tmp_path_factory):
+  """A run like `runs`' but on 8 input features, not 6."""
+  model_dir = str(tmp_path_factory.mktemp("eight_features") / "run")
+  training.run(TINY.replace(data={"synthetic_feature_dim": 8}), model_dir)
+  return model_dir
+
+
+def _does_not_fit(weights):
+  return (rf"^error: {weights} does not fit the model that .* builds for the "
+          r"task of synthetic with inputs \(6,\) \(A total of 1 objects "
+          r"could not be loaded.*\)$")
+
+
+def test_an_ensemble_of_runs_with_different_inputs_is_refused(
+    runs, eight_features, tmp_path):
+  with pytest.raises(SystemExit, match=_does_not_fit(
+      f"{eight_features}/checkpoints/best.weights.h5")):
+    helpers.run_main(evaluate.main, model_dir=f"{runs[0]},{eight_features}",
+                     output=str(tmp_path / "ensemble"))
   assert not (tmp_path / "ensemble").exists()
+
+
+@pytest.mark.parametrize("main, flags", [
+    (evaluate.main, {}), (predict.main, {"input": "rows.npy"}),
+    (export.main, {})])
+def test_tools_given_weights_that_do_not_fit_the_config_stop_in_one_line(
+    runs, eight_features, tmp_path, main, flags):
+  model_dir = tmp_path / "run"
+  shutil.copytree(runs[0], model_dir)
+  weights = model_dir / "checkpoints" / "best.weights.h5"
+  shutil.copyfile(os.path.join(eight_features, "checkpoints",
+                               "best.weights.h5"), weights)
+  with pytest.raises(SystemExit, match=_does_not_fit(weights)):
+    helpers.run_main(main, model_dir=str(model_dir), **flags)
+
+
+def _train_text_run(folder, rows):
+  """A csv_text run trained on `rows` written to folder/train.csv."""
+  data_files.write_csv(folder / "train.csv", rows)
+  data_files.write_csv(folder / "test.csv", rows[:8])
+  cfg = config.Config().replace(
+      data={"dataset": "csv_text", "data_dir": str(folder), "vocab_size": 12,
+            "sequence_length": 4},
+      model={"backbone": "text_cnn", "width": 4, "dropout": 0.0},
+      train={"epochs": 1, "batch_size": 8}, runtime={"verbose": 0})
+  model_dir = str(folder / "run")
+  training.run(cfg, model_dir)
+  return model_dir
+
+
+@pytest.mark.parametrize("edit, difference", [
+    (lambda text, coarse, fine: (text, coarse,
+                                 "tabby" if fine == "cat" else fine),
+     "fine_names[0]: 'cat' recorded, 'dog' now"),
+    (lambda text, coarse, fine: (f"zebra {text}", coarse, fine),
+     "vocabulary[2]: 'a' recorded, 'zebra' now"),
+], ids=["class renamed", "texts reworded"])
+def test_tools_refuse_a_run_whose_data_changed_after_training(
+    tmp_path, edit, difference):
+  # Same class count and vocabulary size: the weights would load, and class
+  # indices get other names or token ids other words.
+  rows = data_files.text_rows(16)
+  model_dir = _train_text_run(tmp_path, rows)
+  edited = [edit(*row) for row in rows]
+  data_files.write_csv(tmp_path / "train.csv", edited)
+  data_files.write_csv(tmp_path / "test.csv", edited[:8])
+  with pytest.raises(SystemExit) as error:
+    helpers.run_main(predict.main, model_dir=model_dir,
+                     input=str(tmp_path / "test.csv"),
+                     output=str(tmp_path / "p.csv"))
+  assert str(error.value) == (
+      f"error: {model_dir}/classes.json records another task than "
+      f"{model_dir}'s data gives now ({difference}); the data changed after "
+      "training, and the weights would get other class names or tokens")
+  assert not (tmp_path / "p.csv").exists()
 
 
 def _numpy_consistent(probabilities, mask):

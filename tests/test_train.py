@@ -152,12 +152,45 @@ def test_a_model_dir_of_another_run_is_refused_and_left_intact(finished_run):
   assert {name: (model_dir / name).read_bytes() for name in records} == before
 
 
-def test_rerunning_a_finished_run_keeps_its_records(finished_run):
-  model_dir, results = finished_run
-  path = pathlib.Path(model_dir) / "results.json"
-  recorded = path.read_bytes()
-  assert training.run(_tiny_cfg(), model_dir) == json.loads(recorded)
-  assert path.read_bytes() == recorded
+def _records(model_dir):
+  """{name: (bytes, inode)} of a run's records: an atomic rewrite of the
+  same bytes still makes a new inode."""
+  folder = pathlib.Path(model_dir)
+  return {name: ((folder / name).read_bytes(), (folder / name).stat().st_ino)
+          for name in ("results.json", "config.json", "classes.json",
+                       "hierarchy.json")}
+
+
+@pytest.mark.parametrize("runtime_changes", [
+    {}, {"verbose": 1, "keep_checkpoints": 1, "deterministic": True}],
+    ids=["same flags", "other runtime flags"])
+def test_rerunning_a_finished_run_keeps_its_records(finished_run,
+                                                    runtime_changes):
+  model_dir, _ = finished_run
+  recorded = _records(model_dir)
+  results = json.loads(recorded["results.json"][0])
+  rerun = _tiny_cfg().replace(runtime=runtime_changes)
+  assert training.run(rerun, model_dir) == results
+  assert _records(model_dir) == recorded
+
+
+@pytest.mark.parametrize("recorded, problem", [
+    (config.Config().replace(data={"synthetic_train_size": 64},
+                             train={"epochs": 2}).to_json(),
+     "records a different configuration (--epochs: 2 recorded, 1 now); use a "
+     "new --model_dir (or the same flags to resume that run)"),
+    ('{"train": {"epochs": 3', "is not a run's config.json"),
+], ids=["other epochs", "corrupt"])
+def test_train_refuses_a_folder_of_another_run_in_one_line(tmp_path, recorded,
+                                                          problem):
+  (tmp_path / "config.json").write_text(recorded)
+  with pytest.raises(SystemExit) as error:
+    helpers.run_main(train.main, model_dir=str(tmp_path), epochs=1,
+                     synthetic_train_size=64, verbose=0)
+  assert str(error.value).startswith(
+      f"error: {tmp_path / 'config.json'} {problem}")
+  assert "\n" not in str(error.value)
+  assert (tmp_path / "config.json").read_text() == recorded
 
 
 def test_a_resume_may_change_where_it_runs_but_not_its_precision(tmp_path):
