@@ -207,3 +207,20 @@ def tfrecord_truncated_shard(root):
           [f"{path}:5: unreadable record, the shard is not read past it "
            f"(truncated record at {last_record_start}' failed with Read less "
            "bytes than requested)"])
+
+
+@case
+def tfrecord_text_not_utf8(root):
+  texts = np.array([b"a cat", b"a dog", b"an oak", b"a rose"])
+  split = spec_lib.split_from_arrays(texts, [0, 0, 1, 1], [0, 1, 2, 3])
+  spec = spec_lib.DataSpec(
+      name="text", input_shape=(), input_kind="text",
+      coarse_names=("a", "b"), fine_names=("p", "q", "r", "s"),
+      splits={"train": split, "validation": split, "test": split})
+  tfrecord.write(spec, root, shards=1)
+  _replace_test_shard(root, [tfrecord._example("text", text, 0, 0)
+                             for text in (b"a cat", "un caf\xe9".encode(
+                                 "latin-1"))])
+  return ({"dataset": "tfrecord", "data_dir": root},
+          [f"{root}/test-00000-of-00001.tfrecord:2: text input cannot be "
+           "parsed: expected one bytes value (UTF-8 text)"])
