@@ -75,22 +75,6 @@ def load_config(model_dir):
     return config_lib.Config.from_json(handle.read())
 
 
-def check_data_unchanged(model_dir, spec):
-  """Raises config.ConfigError unless `spec`, the task rebuilt from the data
-  files of the run in `model_dir`, is the task its classes.json records:
-  data edited after training (a class renamed, other texts) would give the
-  weights' class indices other names and its tokens other ids, silently
-  when the counts stay the same."""
-  difference = classes_file.first_difference(classes_file.read(model_dir),
-                                             spec)
-  if difference:
-    raise config_lib.ConfigError(
-        f"{os.path.join(model_dir, classes_file.NAME)} records another task "
-        f"than {model_dir}'s data gives now ({difference}); the data changed "
-        "after training, and the weights would get other class names or "
-        "tokens")
-
-
 def check_task(model_dir, spec):
   """Raises config.ConfigError unless the run in `model_dir` was trained on
   the task of `spec` (same source, class names, fine->coarse map and
@@ -126,7 +110,7 @@ def restore(model_dir, checkpoint="best", spec=None):
   cfg = load_config(model_dir)
   if spec is None:
     spec = data_registry.load(cfg.data, cfg.train.seed)
-    check_data_unchanged(model_dir, spec)
+    classes_file.check_unchanged(model_dir, spec)
   else:
     check_task(model_dir, spec)
   # Built as trained: a mixed-precision run is evaluated in its own precision.

@@ -63,12 +63,13 @@ def _record_task(spec, hierarchy, output_dir):
 
 
 def _claim(cfg, spec, hierarchy, output_dir, finished):
-  """Refuses an `output_dir` that holds another run, then records this run's
-  config and task there; a finished run's records stay as written, even when
+  """Refuses an `output_dir` that holds another run, or this run on data
+  changed since it started, then records this run's config and task there; a finished run's records stay as written, even when
   its rerun changed runtime flags."""
-  if finished:
-    summaries.check_model_dir(output_dir, cfg.as_dict())
-  else:
+  summaries.check_model_dir(output_dir, cfg.as_dict())
+  if os.path.exists(os.path.join(output_dir, classes_file.NAME)):
+    classes_file.check_unchanged(output_dir, spec)
+  if not finished:
     summaries.claim_model_dir(output_dir, cfg.as_dict())
     _record_task(spec, hierarchy, output_dir)
 

@@ -382,9 +382,23 @@ def test_tools_refuse_a_run_whose_data_changed_after_training(
                      output=str(tmp_path / "p.csv"))
   assert str(error.value) == (
       f"error: {model_dir}/classes.json records another task than "
-      f"{model_dir}'s data gives now ({difference}); the data changed after "
-      "training, and the weights would get other class names or tokens")
+      f"{model_dir}'s data gives now ({difference}); the data changed since "
+      "the run started, and its weights would get other class names or "
+      "tokens")
   assert not (tmp_path / "p.csv").exists()
+
+
+def test_a_resume_on_data_changed_since_the_run_started_is_refused(tmp_path):
+  rows = data_files.text_rows(16)
+  model_dir = _train_text_run(tmp_path, rows)
+  os.remove(os.path.join(model_dir, "results.json"))  # as if stopped early
+  classes_before = (tmp_path / "run" / "classes.json").read_bytes()
+  reworded = [(f"zebra {text}", coarse, fine) for text, coarse, fine in rows]
+  with pytest.raises(config.ConfigError) as error:
+    _train_text_run(tmp_path, reworded)  # the same run, resumed
+  assert ("(vocabulary[2]: 'a' recorded, 'zebra' now); the data changed "
+          "since the run started") in str(error.value)
+  assert (tmp_path / "run" / "classes.json").read_bytes() == classes_before
 
 
 def _numpy_consistent(probabilities, mask):

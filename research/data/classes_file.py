@@ -1,15 +1,16 @@
 """`classes.json` in a run folder: what the label indices and tokens mean.
 
-Written by `training.run`. The tools (evaluate, predict, export) still
-rebuild the task from the run's training data, then check it against this
-record, so a run whose data files changed after training (a class renamed,
-other texts and so another vocabulary) is refused rather than given other
-class names or token ids.
+Written by `training.run`. A resumed run and the tools (evaluate, predict,
+export) rebuild the task from the run's training data, then check it against
+this record, so a run whose data files changed since it started (a class
+renamed, other texts and so another vocabulary) is refused rather than given
+other class names or token ids.
 """
 
 import json
 import os
 
+from research import config
 from research import summaries
 
 NAME = "classes.json"
@@ -46,6 +47,21 @@ def read(model_dir):
     raise FileNotFoundError(f"{path}: missing; expected the {NAME} that "
                             "research.train writes into every model_dir")
   return summaries.read_json(path)
+
+
+def check_unchanged(model_dir, spec):
+  """Raises config.ConfigError unless `spec`, the task rebuilt from the data
+  files of the run in `model_dir`, is the task its classes.json records:
+  data edited since (a class renamed, other texts) would give the weights'
+  class indices other names and its tokens other ids, silently when the
+  counts stay the same."""
+  difference = first_difference(read(model_dir), spec)
+  if difference:
+    raise config.ConfigError(
+        f"{os.path.join(model_dir, NAME)} records another task than "
+        f"{model_dir}'s data gives now ({difference}); the data changed "
+        "since the run started, and its weights would get other class names "
+        "or tokens")
 
 
 def differing_fields(recorded, spec):
