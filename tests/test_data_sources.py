@@ -110,6 +110,17 @@ def test_csv_text_quoting_vocabulary_and_train(tmp_path):
   assert classes["vocabulary"] == list(spec.vocabulary)
 
 
+def test_csv_with_a_byte_order_mark_reads_its_first_column(tmp_path):
+  # Spreadsheet programs export "UTF-8 CSV" with a BOM before the header.
+  for split, size in (("train", 8), ("test", 4)):
+    path = tmp_path / f"{split}.csv"
+    data_files.write_csv(path, data_files.text_rows(size))
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+  spec = registry.load(data_cfg(dataset="csv_text", data_dir=str(tmp_path)),
+                       seed=0)
+  assert len(spec.splits["test"]) == 4
+
+
 def test_tfrecord_round_trip_of_a_label_file_source(tmp_path):
   data_files.write_label_files(tmp_path / "src")
   source = registry.load(data_cfg(dataset="label_file",

@@ -41,7 +41,9 @@ def utf8_text(path):
   with open(path, "rb") as handle:
     data = handle.read()
   try:
-    return data.decode("utf-8"), []
+    # utf-8-sig: a byte-order mark (spreadsheet exports write one) is not
+    # part of the first column's name.
+    return data.decode("utf-8-sig"), []
   except UnicodeDecodeError as error:
     line = data.count(b"\n", 0, error.start) + 1
     return None, [problems_lib.Problem(
