@@ -116,7 +116,9 @@ _in_group("model", flags.DEFINE_enum, "decode", "argmax",
           "argmax: each head alone; consistent: the best (coarse, fine) pair "
           "the hierarchy allows. Metrics score the decoded predictions.")
 _in_group("model", flags.DEFINE_integer, "width", 128,
-          "Base width of the backbone (units or filters).")
+          "Base width of the backbone (units or filters): the first stage's "
+          "filters for cnn/resnet18/resnext18 (the published ResNet-18 is 64), "
+          "32 x alpha for mobilenet_v2, w of small_resnet's w, 3w, 9w.")
 _in_group("model", flags.DEFINE_float, "dropout", 0.1,
           "Dropout rate before the heads.")
 _in_group("model", flags.DEFINE_float, "l2", 0.0,
