@@ -9,6 +9,11 @@ heads that condition on the coarse label can use it; others ignore it.
   distribution at inference (as in Condition-CNN).
 - joint: one linear layer producing the coarse+fine logit vector, trained as a
   set of two labels by a joint loss (`multilabel_ce`).
+
+The heads' layers compute in float32 under a mixed-precision policy (the
+Keras guide's advice for the last layer): the logits, and the probabilities
+evaluation and export take from them, are float32 whatever `--mixed_precision`
+says, as a runtime flag must not change what a model outputs beyond rounding.
 """
 
 import keras
@@ -18,17 +23,19 @@ from research import losses
 from research.backbones.layers import l2_or_none
 
 
+def _float32_dense(units, l2, name, use_bias=True):
+  return keras.layers.Dense(units, use_bias=use_bias,
+                            kernel_regularizer=l2_or_none(l2), dtype="float32",
+                            name=name)
+
+
 class IndependentHead(keras.layers.Layer):
   """Two linear softmax heads on the same features."""
 
   def __init__(self, num_coarse, num_fine, l2=0.0, **kwargs):
     super().__init__(**kwargs)
-    self.coarse = keras.layers.Dense(num_coarse,
-                                     kernel_regularizer=l2_or_none(l2),
-                                     name="coarse_logits")
-    self.fine = keras.layers.Dense(num_fine,
-                                   kernel_regularizer=l2_or_none(l2),
-                                   name="fine_logits")
+    self.coarse = _float32_dense(num_coarse, l2, "coarse_logits")
+    self.fine = _float32_dense(num_fine, l2, "fine_logits")
 
   def call(self, features, coarse_teacher=None, training=False):
     del coarse_teacher, training  # independent heads do not condition
@@ -50,16 +57,12 @@ class ConditionedHead(keras.layers.Layer):
                **kwargs):
     super().__init__(**kwargs)
     self.num_coarse = num_coarse
-    self.coarse = keras.layers.Dense(num_coarse,
-                                     kernel_regularizer=l2_or_none(l2),
-                                     name="coarse_logits")
+    self.coarse = _float32_dense(num_coarse, l2, "coarse_logits")
     # A bias-free Dense on a distribution over coarse classes is exactly the
     # probability-weighted sum of per-class embedding rows.
-    self.coarse_embedding = keras.layers.Dense(
-        embedding_dim, use_bias=False, name="coarse_embedding")
-    self.fine = keras.layers.Dense(num_fine,
-                                   kernel_regularizer=l2_or_none(l2),
-                                   name="fine_logits")
+    self.coarse_embedding = _float32_dense(embedding_dim, l2,
+                                           "coarse_embedding", use_bias=False)
+    self.fine = _float32_dense(num_fine, l2, "fine_logits")
 
   def call(self, features, coarse_teacher=None, training=False):
     coarse_logits = self.coarse(features)  # [batch, num_coarse]
@@ -82,9 +85,7 @@ class JointHead(keras.layers.Layer):
   def __init__(self, num_coarse, num_fine, l2=0.0, **kwargs):
     super().__init__(**kwargs)
     self.num_coarse = num_coarse
-    self.joined = keras.layers.Dense(num_coarse + num_fine,
-                                     kernel_regularizer=l2_or_none(l2),
-                                     name="joined_logits")
+    self.joined = _float32_dense(num_coarse + num_fine, l2, "joined_logits")
 
   def call(self, features, coarse_teacher=None, training=False):
     del coarse_teacher, training  # the joint head does not condition
@@ -137,7 +138,8 @@ def build(name, num_coarse, num_fine, l2=0.0):
   Args:
     name: a key of REGISTRY.
     num_coarse, num_fine: widths of the two logit vectors.
-    l2: L2 weight decay on the logit kernels.
+    l2: L2 weight decay on the heads' kernels (logits and the conditioned
+      head's coarse embedding).
 
   Returns:
     A Layer called as `head(features, coarse_teacher=None, training=False)`.

@@ -89,9 +89,11 @@ def _assert_weighted_total(logs, expected, loss_weights):
       loss_weights[1] * expected["fine/loss"] + expected["l2"], rtol=1e-5)
 
 
-def test_reported_loss_equals_numpy_on_a_fixed_batch():
+@pytest.mark.parametrize("head", ["independent", "conditioned"])
+def test_reported_loss_equals_numpy_on_a_fixed_batch(head):
+  # --l2 decays every kernel, the conditioned head's coarse embedding too.
   spec = helpers.tiny_spec(missing=True)
-  model = _sgd_model(spec, loss_weights=(0.3, 2.0), l2=1e-2)
+  model = _sgd_model(spec, loss_weights=(0.3, 2.0), l2=1e-2, head=head)
   features, labels = helpers.first_batch(spec.splits["train"], 16)
   expected = _numpy_losses(model, features, labels, l2=1e-2)
   logs = model.test_on_batch(features, labels, return_dict=True)

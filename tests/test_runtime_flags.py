@@ -10,6 +10,7 @@ from absl import flags as absl_flags
 
 from research import config
 from research import flags as flags_lib
+from research import model as model_lib
 from research import restore
 from research import runtime
 from research import summaries
@@ -57,7 +58,7 @@ def test_a_mixed_precision_run_is_restored_in_its_precision(tmp_path):
                              runtime={"mixed_precision": "mixed_bfloat16"}),
                str(tmp_path))
   model = restore.restore(str(tmp_path)).model
-  assert model.head.fine.compute_dtype == "bfloat16"
+  assert model.backbone.layers[-1].compute_dtype == "bfloat16"
   assert keras.mixed_precision.global_policy().name == "float32"
 
 
@@ -66,11 +67,29 @@ def test_precision_policy_applies_inside_and_restores_after():
   with runtime.precision_policy("mixed_bfloat16"):
     model = helpers.tiny_model(spec)
   assert keras.mixed_precision.global_policy().name == "float32"
-  assert model.head.fine.compute_dtype == "bfloat16"
-  assert model.head.fine.kernel.dtype == "float32"
+  assert model.backbone.layers[-1].compute_dtype == "bfloat16"
+  assert {v.dtype for v in model.weights} == {"float32"}
   with pytest.raises(ValueError, match="--mixed_precision='half'"):
     with runtime.precision_policy("half"):
       pass
+
+
+@pytest.mark.parametrize("head, loss", [("independent", "ce"),
+                                        ("conditioned", "ce"),
+                                        ("joint", "multilabel_ce")])
+def test_logits_are_float32_under_mixed_precision(head, loss):
+  # The last layers compute in float32: probabilities sum to 1 to float32
+  # precision, and a runtime flag does not change the outputs' dtype.
+  spec = helpers.tiny_spec()
+  with runtime.precision_policy("mixed_bfloat16"):
+    model = model_lib.build(config.ModelConfig(width=8, head=head),
+                            config.LossConfig(loss=loss), spec)
+  features, labels = helpers.first_batch(spec.splits["train"], 4)
+  assert model.backbone.layers[-1].compute_dtype == "bfloat16"
+  for logits in (model(features),
+                 model(features, training=True,
+                       coarse_teacher=labels["coarse"])):
+    assert {str(v.dtype) for v in logits.values()} == {"<dtype: 'float32'>"}
 
 
 def _sgd_step_weight_change(precision):
