@@ -37,7 +37,10 @@ def decode(model, probabilities):
   (ensemble) probabilities go in as log-probabilities, which every decoder
   treats as logits.
   """
-  tiny = np.finfo(np.float32).tiny  # log(0) would turn a score into -inf
+  # log(0) would turn a score into -inf. float64's tiny (log -708), not
+  # float32's (log -87): pairs of probabilities below float32's would tie
+  # where decoding the logits (export, training) tells them apart.
+  tiny = np.finfo(np.float64).tiny
   log_probabilities = {head: tf.constant(np.log(np.maximum(p, tiny)),
                                          tf.float32)
                        for head, p in probabilities.items()}
