@@ -37,7 +37,10 @@ def decode(model, probabilities):
   (ensemble) probabilities go in as log-probabilities, which every decoder
   treats as logits.
   """
-  tiny = np.finfo(np.float32).tiny  # log(0) would turn a score into -inf
+  # log(0) would turn a score into -inf. float64's tiny (log -708), not
+  # float32's (log -87): pairs of probabilities below float32's would tie
+  # where decoding the logits (export, training) tells them apart.
+  tiny = np.finfo(np.float64).tiny
   log_probabilities = {head: tf.constant(np.log(np.maximum(p, tiny)),
                                          tf.float32)
                        for head, p in probabilities.items()}
@@ -131,9 +134,9 @@ def split_report(labels, probabilities, spec, model, top_k=3):
 def evaluate_runs(model_dirs, split="test", checkpoint="best"):
   """Evaluates one run, or several as an ensemble that averages probabilities.
 
-  Every member is evaluated on the first member's task (for the synthetic
-  source the data draw follows the run seed, so members trained with other
-  seeds are scored on the first member's split, never on their own).
+  Every member is scored on the first member's `split`, which must be its
+  own `split` too (see restore.restore_members): a member's report is its
+  own numbers on that split.
 
   Args:
     model_dirs: list of model_dir folders.
@@ -152,8 +155,8 @@ def evaluate_runs(model_dirs, split="test", checkpoint="best"):
   data = spec.splits[split]
   dataset = pipeline.batched(data, first.cfg.train.batch_size, training=False)
   labels = {"coarse": data.coarse, "fine": data.fine}
-  runs = [first] + [restore_lib.restore(model_dir, checkpoint, spec=spec)
-                     for model_dir in model_dirs[1:]]
+  runs = [first] + restore_lib.restore_members(first, model_dirs[1:], split,
+                                               checkpoint)
   members, all_probabilities = [], []
   for run in runs:
     logits = predict_logits(run.model, dataset)

@@ -1,12 +1,14 @@
 """Decoding: consistent = brute force over allowed pairs; metrics use it."""
 
 import itertools
+import types
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from research import decoding
+from research import evaluation
 from research.data import hierarchy
 from tests import helpers
 
@@ -42,6 +44,25 @@ def test_argmax_decodes_each_head_alone():
   decoded = decoding.decode("argmax", {"coarse": coarse, "fine": fine}, None)
   np.testing.assert_array_equal(decoded["coarse"], [1, 0])
   np.testing.assert_array_equal(decoded["fine"], [0, 2])
+
+
+def test_decoding_probabilities_agrees_with_decoding_logits_far_apart():
+  # Probabilities below float32's tiny (1.2e-38): gaps of 95 and 100 nats.
+  mask = np.eye(2, dtype=np.float32)
+  logits = {"coarse": np.array([[0.0, -95.0]]),
+            "fine": np.array([[-100.0, 0.0]])}
+  model = types.SimpleNamespace(
+      decode=lambda log_probabilities: decoding.consistent(log_probabilities,
+                                                           mask))
+  from_logits = decoding.consistent(
+      {head: tf.constant(value, tf.float32) for head, value in logits.items()},
+      mask)
+  probabilities = {head: evaluation.softmax(value)
+                   for head, value in logits.items()}
+  from_probabilities = evaluation.decode(model, probabilities)
+  for head in ("coarse", "fine"):
+    np.testing.assert_array_equal(from_logits[head].numpy(), [1])
+    np.testing.assert_array_equal(from_probabilities[head], [1])
 
 
 def test_unknown_decoder_names_the_choices():

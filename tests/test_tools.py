@@ -85,19 +85,85 @@ def test_evaluate_writes_exact_metrics_plots_and_report(runs, capsys):
     assert "| fine_26 |" in handle.read()
 
 
-def test_ensemble_averages_member_probabilities(runs, tmp_path):
-  helpers.run_main(evaluate.main, model_dir=",".join(runs), split="test",
-            output=str(tmp_path))
+@pytest.fixture(scope="module")
+def image_runs(tmp_path_factory):
+  """cnn runs on one folder of label files whose validation split is carved
+  by seed: seeds 0 and 1 on 8x8 images, and seed 0 on 16x16."""
+  root = tmp_path_factory.mktemp("image_runs")
+  data_files.write_label_files(root / "data", {"train": 24, "test": 8})
+  runs = {}
+  for name, seed, image_size in (("seed0", 0, 8), ("seed1", 1, 8),
+                                 ("size16", 0, 16)):
+    runs[name] = str(root / name)
+    training.run(config.Config().replace(
+        data={"dataset": "label_file", "data_dir": str(root / "data"),
+              "image_size": image_size, "validation_share": 0.25},
+        model={"backbone": "cnn", "width": 4, "dropout": 0.0},
+        train={"epochs": 1, "batch_size": 8, "seed": seed},
+        runtime={"verbose": 0}), runs[name])
+  return runs
+
+
+def test_ensemble_averages_member_probabilities(image_runs, tmp_path):
+  members = [image_runs["seed0"], image_runs["seed1"]]
+  helpers.run_main(evaluate.main, model_dir=",".join(members), split="test",
+                   output=str(tmp_path))
   with open(tmp_path / "eval_test.json") as handle:
     report = json.load(handle)
-  first, data = _numpy_probabilities(runs[0])
-  run1 = restore.restore(runs[1], "best", spec=restore.restore(runs[0]).spec)
-  features = np.stack([x.numpy() for x, _ in data.examples])
-  second = helpers.numpy_softmax(run1.model(features)["fine"])
-  averaged = (first["fine"] + second) / 2
+  first, data = _numpy_probabilities(members[0])
+  second, _ = _numpy_probabilities(members[1])
+  averaged = (first["fine"] + second["fine"]) / 2
   assert report["fine"]["accuracy"] == pytest.approx(
       np.mean(averaged.argmax(1) == data.fine))
-  assert sorted(report["members"]) == sorted(runs)
+  assert sorted(report["members"]) == sorted(members)
+
+
+def test_an_ensemble_member_s_records_are_its_own_numbers(image_runs,
+                                                          tmp_path):
+  # Seeds carve other validation splits, but share the test file.
+  member = image_runs["seed1"]
+  helpers.run_main(evaluate.main,
+                   model_dir=f"{image_runs['seed0']},{member}",
+                   split="test", output=str(tmp_path), checkpoint="last")
+  with open(os.path.join(member, "eval_test.json")) as handle:
+    report = json.load(handle)
+  with open(os.path.join(member, "results.json")) as handle:
+    results = json.load(handle)
+  assert report["fine"]["accuracy"] == pytest.approx(
+      results["test"]["fine/accuracy"], abs=1e-6)
+
+
+def _other_examples(split, member, first):
+  risk = ("some perhaps held out from its training" if split == "train"
+          else "some perhaps from its own training split")
+  return (
+      f"error: the runs' {split} splits differ: {member} holds other {split} "
+      f"examples than the first run, {first} (--seed=1 where the first run "
+      f"has 0); scored on the first run's, its {split} numbers would come "
+      f"from other examples, {risk}. Ensemble members must share the split "
+      "they are scored on (a split carved by --validation_share, or drawn by "
+      "the synthetic source, follows --seed)")
+
+
+@pytest.mark.parametrize("split", ["validation", "train"])
+def test_an_ensemble_of_seeds_on_a_split_carved_by_seed_is_refused(
+    image_runs, tmp_path, split):
+  first, member = image_runs["seed0"], image_runs["seed1"]
+  with pytest.raises(SystemExit) as error:
+    helpers.run_main(evaluate.main, model_dir=f"{first},{member}",
+                     split=split, output=str(tmp_path / "ensemble"))
+  assert str(error.value) == _other_examples(split, member, first)
+  assert not os.path.exists(os.path.join(member, f"eval_{split}.json"))
+  assert not (tmp_path / "ensemble").exists()
+
+
+def test_an_ensemble_of_synthetic_seeds_is_refused(runs, tmp_path):
+  # The synthetic source draws every split by the run's seed.
+  with pytest.raises(SystemExit) as error:
+    helpers.run_main(evaluate.main, model_dir=",".join(runs), split="test",
+                     output=str(tmp_path / "ensemble"))
+  assert str(error.value) == _other_examples("test", runs[1], runs[0])
+  assert not (tmp_path / "ensemble").exists()
 
 
 def test_checkpoint_description_names_the_run_s_best_metric_and_mode():
@@ -323,12 +389,20 @@ def _does_not_fit(weights):
           r"could not be loaded.*\)$")
 
 
+@pytest.mark.parametrize("backbone", ["mlp", "cnn"])
 def test_an_ensemble_of_runs_with_different_inputs_is_refused(
-    runs, eight_features, tmp_path):
-  with pytest.raises(SystemExit, match=_does_not_fit(
-      f"{eight_features}/checkpoints/best.weights.h5")):
-    helpers.run_main(evaluate.main, model_dir=f"{runs[0]},{eight_features}",
+    runs, eight_features, image_runs, tmp_path, backbone):
+  # cnn pools globally: its weights load at any image size.
+  first, member, shapes = {
+      "mlp": (runs[0], eight_features, ((8,), (6,))),
+      "cnn": (image_runs["seed0"], image_runs["size16"],
+              ((16, 16, 3), (8, 8, 3)))}[backbone]
+  with pytest.raises(SystemExit) as error:
+    helpers.run_main(evaluate.main, model_dir=f"{first},{member}",
                      output=str(tmp_path / "ensemble"))
+  assert str(error.value) == (
+      f"error: the runs' inputs differ: {member} was trained on inputs "
+      f"{shapes[0]}, the first run on {shapes[1]}")
   assert not (tmp_path / "ensemble").exists()
 
 
