@@ -330,7 +330,8 @@ def _head_fits_loss(values):
     return True  # the --loss_weights validator reports it
   try:
     heads.check_loss(
-        values["head"], _loss_of_each_head(values),
+        values["head"], values["loss"],
+        {head: values[f"{head}_loss"] for head in HEADS},
         [float(w) for w in values["loss_weights"]],
         values["loss_weight_schedule"])
   except ValueError as error:

@@ -104,23 +104,29 @@ REGISTRY = {
 NEEDS_JOINT_LOSS = ("joint",)
 
 
-def check_loss(head, head_losses, loss_weights=(1.0, 1.0),
+def check_loss(head, loss, overrides, loss_weights=(1.0, 1.0),
                loss_weight_schedule=""):
   """Raises ValueError (naming the flags) when head and losses do not fit.
 
-  A joint head needs a joint loss; a joint loss is one loss over both heads,
-  so both heads must name it (no --coarse_loss/--fine_loss split), and
-  per-head loss weights and their schedule cannot apply to it.
+  A joint loss is one loss over both heads, so both heads must name it (no
+  --coarse_loss/--fine_loss split), and per-head loss weights and their
+  schedule cannot apply to it; a joint head needs a joint loss.
 
   Args:
     head: the --head name.
-    head_losses: {"coarse": loss name, "fine": loss name}, overrides applied.
+    loss: the --loss name.
+    overrides: {"coarse": --coarse_loss, "fine": --fine_loss}, None if unset.
     loss_weights: (w_coarse, w_fine).
     loss_weight_schedule: the --loss_weight_schedule text.
   """
+  head_losses = {h: name or loss for h, name in overrides.items()}
   joint = {h: getattr(losses.REGISTRY.get(name), "joint", False)
            for h, name in head_losses.items()}
-  shown = ", ".join(f"--{h}_loss={name}" for h, name in head_losses.items())
+  # The flags as the user set them: --loss only if an override leaves it a
+  # head to score.
+  given = [f"--{h}_loss={name}" for h, name in overrides.items() if name]
+  shown = ", ".join(given if all(overrides.values()) else
+                    [f"--loss={loss}", *given])
   if any(joint.values()) and not all(joint.values()):
     raise ValueError(f"a joint loss scores both heads at once; got {shown}")
   if head in NEEDS_JOINT_LOSS and not all(joint.values()):

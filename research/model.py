@@ -220,8 +220,8 @@ def build(model_cfg, loss_cfg, spec, hierarchy_mask=None):
   Returns:
     A built TwoHeadModel (its variables exist, so checkpoints can restore).
   """
-  heads.check_loss(model_cfg.head,
-                   {h: losses.loss_name(loss_cfg, h) for h in HEADS},
+  heads.check_loss(model_cfg.head, loss_cfg.loss,
+                   {h: getattr(loss_cfg, f"{h}_loss") for h in HEADS},
                    loss_cfg.loss_weights, loss_cfg.loss_weight_schedule)
   check_fits(model_cfg, spec)
   if hierarchy_mask is None:

@@ -105,9 +105,13 @@ def test_schedule_switches_at_its_epochs_resumes_and_is_logged(tmp_path):
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["--head=joint"], "needs --loss=multilabel_ce"),
+    # The losses as the flags were given, not as each head resolves them.
+    (["--head=joint"], "needs --loss=multilabel_ce, got --loss=ce$"),
     (["--head=joint", "--loss=multilabel_ce", "--fine_loss=ce"],
-     "a joint loss scores both heads at once"),
+     "a joint loss scores both heads at once; got --loss=multilabel_ce, "
+     "--fine_loss=ce$"),
+    (["--loss=multilabel_ce", "--loss_weights=2,1"],
+     ": --loss=multilabel_ce is one loss over both heads"),
     (["--loss=multilabel_ce", "--loss_weight_schedule=0:1/0"],
      "--loss_weight_schedule empty"),
     (["--loss_weight_schedule=2:1/1"], "first entry must be for epoch 0"),
