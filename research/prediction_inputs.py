@@ -34,18 +34,28 @@ def read_features(path, spec, data_cfg):
   allowed)."""
   del data_cfg  # rows carry everything
   width = spec.input_shape[0]
-  if path.endswith(".npy"):
-    features = _load_npy(path)
-  elif path.endswith(".csv"):
-    features = _csv_numbers(path)
+  if path.lower().endswith(".npy"):
+    features = _feature_array(path, spec.input_shape)
+  elif path.lower().endswith(".csv"):
+    features = _csv_numbers(path, width)
   else:
     _fail(path, f"expected a .npy or .csv file of feature rows of width {width}"
           " (or a .tfrecord file)")
-  features = np.asarray(features, np.float32)
-  if features.ndim != 2 or features.shape[1:] != tuple(spec.input_shape):
-    _fail(path, f"features of shape {features.shape}; expected [n, {width}] "
-          "rows for this model")
   return [str(i) for i in range(len(features))], features
+
+
+def _feature_array(path, input_shape):
+  features = _load_npy(path)
+  if features.ndim != 2 or features.shape[1:] != tuple(input_shape):
+    _fail(path, f"features of shape {features.shape}; expected [n, "
+          f"{input_shape[0]}] rows for this model")
+  if features.dtype.kind not in "biuf":  # bool, signed, unsigned, float
+    _fail(path, f"features of dtype {features.dtype}; expected numbers "
+          "(float or integer)")
+  if not len(features):
+    _fail(path, f"no feature rows (an array of shape {features.shape}); "
+          f"expected [n, {input_shape[0]}] rows with n > 0")
+  return features.astype(np.float32)
 
 
 def _load_npy(path):
@@ -55,21 +65,29 @@ def _load_npy(path):
     _fail(path, f"not a readable .npy array ({error})")
 
 
-def _csv_numbers(path):
+def _csv_numbers(path, width):
+  """[n, width] float32 of a CSV's rows; the first bad row is the problem."""
   try:
     with open(path, encoding="utf-8", newline="") as handle:
-      rows = [row for row in csv.reader(handle) if row]
+      reader = csv.reader(handle)
+      rows = [(reader.line_num, row) for row in reader if row]
   except (UnicodeDecodeError, csv.Error) as error:
     _fail(path, f"not a readable CSV of numbers ({error})")
-  if rows and not _is_number(rows[0][0]):
+  if rows and not _is_number(rows[0][1][0]):
     rows = rows[1:]  # a header line
+  if not rows:
+    _fail(path, f"no rows of numbers; expected rows of {width} numbers (a "
+          "header line allowed)")
   numbers = []
-  for line, row in enumerate(rows, start=1):
+  for line, row in rows:
+    if len(row) != width:
+      _fail(path, f"expected {width} numbers (the model's feature width), "
+            f"found {len(row)}", line=line)
     try:
       numbers.append([float(cell) for cell in row])
     except ValueError:
-      _fail(path, f"data row {line}: expected only numbers, got {row}")
-  return numbers
+      _fail(path, f"expected only numbers, got {row}", line=line)
+  return np.array(numbers, np.float32)
 
 
 def _is_number(text):
