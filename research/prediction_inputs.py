@@ -12,6 +12,7 @@ gets the same model input in predict as in training. Bad input raises
 import csv
 import os
 
+from google.protobuf import message as protobuf_message
 import numpy as np
 import tensorflow as tf
 
@@ -34,18 +35,28 @@ def read_features(path, spec, data_cfg):
   allowed)."""
   del data_cfg  # rows carry everything
   width = spec.input_shape[0]
-  if path.endswith(".npy"):
-    features = _load_npy(path)
-  elif path.endswith(".csv"):
-    features = _csv_numbers(path)
+  if path.lower().endswith(".npy"):
+    features = _feature_array(path, spec.input_shape)
+  elif path.lower().endswith(".csv"):
+    features = _csv_numbers(path, width)
   else:
     _fail(path, f"expected a .npy or .csv file of feature rows of width {width}"
           " (or a .tfrecord file)")
-  features = np.asarray(features, np.float32)
-  if features.ndim != 2 or features.shape[1:] != tuple(spec.input_shape):
-    _fail(path, f"features of shape {features.shape}; expected [n, {width}] "
-          "rows for this model")
   return [str(i) for i in range(len(features))], features
+
+
+def _feature_array(path, input_shape):
+  features = _load_npy(path)
+  if features.ndim != 2 or features.shape[1:] != tuple(input_shape):
+    _fail(path, f"features of shape {features.shape}; expected [n, "
+          f"{input_shape[0]}] rows for this model")
+  if features.dtype.kind not in "biuf":  # bool, signed, unsigned, float
+    _fail(path, f"features of dtype {features.dtype}; expected numbers "
+          "(float or integer)")
+  if not len(features):
+    _fail(path, f"no feature rows (an array of shape {features.shape}); "
+          f"expected [n, {input_shape[0]}] rows with n > 0")
+  return features.astype(np.float32)
 
 
 def _load_npy(path):
@@ -55,21 +66,29 @@ def _load_npy(path):
     _fail(path, f"not a readable .npy array ({error})")
 
 
-def _csv_numbers(path):
+def _csv_numbers(path, width):
+  """[n, width] float32 of a CSV's rows; the first bad row is the problem."""
   try:
     with open(path, encoding="utf-8", newline="") as handle:
-      rows = [row for row in csv.reader(handle) if row]
+      reader = csv.reader(handle)
+      rows = [(reader.line_num, row) for row in reader if row]
   except (UnicodeDecodeError, csv.Error) as error:
     _fail(path, f"not a readable CSV of numbers ({error})")
-  if rows and not _is_number(rows[0][0]):
+  if rows and not _is_number(rows[0][1][0]):
     rows = rows[1:]  # a header line
+  if not rows:
+    _fail(path, f"no rows of numbers; expected rows of {width} numbers (a "
+          "header line allowed)")
   numbers = []
-  for line, row in enumerate(rows, start=1):
+  for line, row in rows:
+    if len(row) != width:
+      _fail(path, f"expected {width} numbers (the model's feature width), "
+            f"found {len(row)}", line=line)
     try:
       numbers.append([float(cell) for cell in row])
     except ValueError:
-      _fail(path, f"data row {line}: expected only numbers, got {row}")
-  return numbers
+      _fail(path, f"expected only numbers, got {row}", line=line)
+  return np.array(numbers, np.float32)
 
 
 def _is_number(text):
@@ -156,14 +175,18 @@ def _image_array(path, input_shape):
   pixels = _load_npy(path)
   if pixels.ndim == 3 and input_shape[-1] == 1:
     pixels = pixels[..., None]  # [n, h, w] grayscale as Fashion-MNIST stores it
+  expected = f"[n, {', '.join(map(str, input_shape))}]"
   if pixels.shape[1:] != tuple(input_shape):
-    _fail(path, f"images of shape {pixels.shape}; expected [n, "
-          f"{', '.join(map(str, input_shape))}] for this model")
+    _fail(path, f"images of shape {pixels.shape}; expected {expected} for "
+          "this model")
+  if not len(pixels):
+    _fail(path, f"no images (an array of shape {pixels.shape}); expected "
+          f"{expected} with n > 0")
   if pixels.dtype == np.uint8:
     inputs = pixels.astype(np.float32) / np.float32(255.0)  # as the loaders
   elif np.issubdtype(pixels.dtype, np.floating):
     inputs = pixels.astype(np.float32)
-    if inputs.size and (inputs.min() < 0 or inputs.max() > 1):
+    if not np.all((inputs >= 0) & (inputs <= 1)):  # NaN too
       _fail(path, "float images must be in [0, 1] (or give uint8 pixels)")
   else:
     _fail(path, f"images of dtype {pixels.dtype}; expected uint8 0..255 or "
@@ -181,10 +204,13 @@ def read_texts(path, spec, data_cfg):
     reader = csv.reader(handle, strict=True)
     try:
       header = next(reader, None)
-      if header is None or column not in header:
+      if header is None:
+        _fail(path, "empty file; expected a CSV with a header row holding "
+              f"the run's text column {column!r}")
+      if column not in header:
         _fail(path, f"no text column {column!r} in the header (columns: "
-              f"{', '.join(header or [])}); the run was trained on column "
-              f"{column!r}", line=1)
+              f"{', '.join(header) or 'none'}); the run was trained on "
+              f"column {column!r}", line=1)
       for row in reader:
         if not row:
           continue
@@ -207,20 +233,56 @@ def read_tfrecord(path, spec):
   """The inputs of a TFRecord file in the `research/data/tfrecord.py` feature
   spec (labels optional), parsed as training parses them; ids = record
   numbers from 0."""
+  records = tf.data.TFRecordDataset(path)
   parse = tfrecord.input_parser(spec.input_kind, spec.input_shape)
   values = []
   try:
-    for value in tf.data.TFRecordDataset(path).map(parse).as_numpy_iterator():
+    for value in records.map(parse).as_numpy_iterator():
       values.append(value)
-  except (tf.errors.DataLossError, tf.errors.InvalidArgumentError) as error:
-    _fail(path, f"record cannot be read as a {spec.input_kind!r} example of "
-          f"shape {tuple(spec.input_shape)} (feature spec in "
-          f"research/data/tfrecord.py): {error.message.splitlines()[0]}",
+  except tf.errors.DataLossError as error:
+    _fail(path, f"unreadable record ({tfrecord.error_reason(error)})",
+          line=len(values) + 1)
+  except tf.errors.InvalidArgumentError as error:
+    _fail(path, _unparsed_input(records, len(values), spec,
+                                tfrecord.error_reason(error)),
+          line=len(values) + 1)
+  except UnicodeDecodeError:  # TF's message quotes the record's bad bytes
+    _fail(path, _unparsed_input(records, len(values), spec),
           line=len(values) + 1)
   if not values:
-    _fail(path, "no records")
+    _fail(path, _no_records(path))
   if spec.input_kind == "text":
     inputs = np.array([v.decode("utf-8") for v in values], dtype=object)
   else:
     inputs = np.stack(values).astype(np.float32)
   return [str(i) for i in range(len(values))], inputs
+
+
+def _unparsed_input(records, index, spec, reason=None):
+  """Why record `index` (from 0) gives no input for this run: not an
+  Example, no feature of the run's input kind, or that feature malformed
+  (as TF's `reason` says, when it could be read)."""
+  kind = spec.input_kind
+  expected = (f"feature {kind!r} holding "
+              f"{tfrecord.expected_input(kind, tuple(spec.input_shape))} "
+              "(feature spec in research/data/tfrecord.py)")
+  record = next(iter(records.skip(index).take(1))).numpy()
+  try:
+    names = sorted(tf.train.Example.FromString(record).features.feature)
+  except protobuf_message.DecodeError:
+    return f"not a tf.train.Example; this run expects {expected}"
+  if kind not in names:
+    return (f"no feature {kind!r} (the record has "
+            f"{', '.join(map(repr, names)) or 'no features'}); this run "
+            f"expects {expected}")
+  because = f" ({reason})" if reason else ""
+  return f"{kind} input cannot be parsed{because}; this run expects {expected}"
+
+
+def _no_records(path):
+  size = os.path.getsize(path)
+  if not size:
+    return "no records (an empty file)"
+  # TF's reader takes a file shorter than a record header for an empty one.
+  return (f"no records: its {size} bytes are fewer than one TFRecord record "
+          "header (12); expected a TFRecord file")

@@ -16,6 +16,7 @@ from research import predict
 from research import prediction_inputs
 from research import restore
 from research import training
+from research.data import problems
 from research.data import registry
 from research.data import tfrecord
 from tests import data_files
@@ -252,23 +253,139 @@ def test_bad_image_inputs_exit_naming_the_file(label_file_run, tmp_path,
     _predict(model_dir, path, tmp_path / "p.csv", data_dir=str(data))
 
 
-def test_bad_text_and_record_inputs_exit_naming_the_file(text_run,
-                                                         label_file_run,
-                                                         tmp_path):
-  data_files.write_csv(tmp_path / "in.csv", [("a", "b")],
-                       header=("body", "id"))
-  with pytest.raises(SystemExit, match=r"in.csv:1: no text column 'text' in "
-                     r"the header \(columns: body, id\)"):
-    _predict(text_run, tmp_path / "in.csv", tmp_path / "p.csv")
-  with pytest.raises(SystemExit, match=r"a folder; text inputs come in one"):
-    _predict(text_run, tmp_path, tmp_path / "p.csv")
-  run = restore.restore(text_run)
-  tfrecord.write(run.spec, str(tmp_path / "records"), shards=1)
-  with pytest.raises(SystemExit, match=r"test-00000-of-00001.tfrecord:1: "
-                     r"record cannot be read as a 'image' example"):
-    _predict(label_file_run[0],
-             tmp_path / "records" / "test-00000-of-00001.tfrecord",
-             tmp_path / "p.csv")
+def _file(path, content):
+  path.write_bytes(content)
+  return path
+
+
+def _npy(path, array):
+  np.save(path, array)
+  return path
+
+
+def _folder(path):
+  path.mkdir()
+  return path
+
+
+def _example(**features):
+  """A serialized tf.train.Example of bytes (str values: UTF-8) or int64
+  features."""
+  def feature(value):
+    if isinstance(value, int):
+      return tf.train.Feature(int64_list=tf.train.Int64List(value=[value]))
+    if isinstance(value, str):
+      value = value.encode()
+    return tf.train.Feature(bytes_list=tf.train.BytesList(value=[value]))
+
+  return tf.train.Example(features=tf.train.Features(feature={
+      name: feature(value) for name, value in features.items()
+  })).SerializeToString()
+
+
+def _records(path, records):
+  with tf.io.TFRecordWriter(str(path)) as writer:
+    for record in records:
+      writer.write(record)
+  return path
+
+
+TEXT_EXPECTED = ("feature 'text' holding one bytes value (UTF-8 text) "
+                 "(feature spec in research/data/tfrecord.py)")
+BAD_INPUTS = {
+    # name -> (the run: text or image, input writer(folder), line, problem)
+    "text_csv_without_its_column": (
+        "text", lambda f: _file(f / "in.csv", b"body,id\na,b\n"), 1,
+        "no text column 'text' in the header (columns: body, id); the run "
+        "was trained on column 'text'"),
+    "folder_of_texts": ("text", lambda f: f, None,
+                        "a folder; text inputs come in one file"),
+    "empty_text_csv": (
+        "text", lambda f: _file(f / "in.csv", b""), None,
+        "empty file; expected a CSV with a header row holding the run's text "
+        "column 'text'"),
+    "text_csv_of_a_header": ("text", lambda f: _file(f / "in.csv",
+                                                     b"id,text\n"),
+                             None, "no rows after the header"),
+    "text_records_for_images": (
+        "image", lambda f: _records(f / "in.tfrecord", [
+            _example(text="a text", coarse=0, fine=0)]), 1,
+        "no feature 'image' (the record has 'coarse', 'fine', 'text'); this "
+        "run expects feature 'image' holding one PNG-encoded image of shape "
+        "(8, 8, 3) (feature spec in research/data/tfrecord.py)"),
+    "png_named_tfrecord": (
+        "text", lambda f: _file(f / "in.tfrecord", _png_bytes(
+            np.zeros((2, 2, 3), np.uint8))), 1,
+        "unreadable record (corrupted record at 0 (Is this even a TFRecord "
+        "file?))"),
+    "tfrecord_shorter_than_a_header": (
+        "text", lambda f: _file(f / "in.tfrecord", b"garbage\n"), None,
+        "no records: its 8 bytes are fewer than one TFRecord record header "
+        "(12); expected a TFRecord file"),
+    "empty_tfrecord": ("text", lambda f: _file(f / "in.tfrecord", b""), None,
+                       "no records (an empty file)"),
+    "record_not_an_example": (
+        "text", lambda f: _records(f / "in.tfrecord", [
+            _example(text="a text"), b"\xff\xfe not a proto"]), 2,
+        f"not a tf.train.Example; this run expects {TEXT_EXPECTED}"),
+    "record_not_utf8": (
+        "text", lambda f: _records(f / "in.tfrecord", [
+            _example(text="a text"), _example(text="caf\xe9".encode(
+                "latin-1"))]), 2,
+        "text input cannot be parsed (Invalid formatting on input string); "
+        f"this run expects {TEXT_EXPECTED}"),
+    "empty_image_array": (
+        "image", lambda f: _npy(f / "in.npy", np.zeros((0, 8, 8, 3),
+                                                       np.uint8)), None,
+        "no images (an array of shape (0, 8, 8, 3)); expected [n, 8, 8, 3] "
+        "with n > 0"),
+    "nan_image_array": (
+        "image", lambda f: _npy(f / "in.npy", np.full((1, 8, 8, 3), np.nan,
+                                                      np.float32)), None,
+        "float images must be in [0, 1] (or give uint8 pixels)"),
+    "empty_folder": ("image", lambda f: _folder(f / "in"), None,
+                     "no image files (.jpg, .jpeg, .png, .gif, .bmp) in the "
+                     "folder"),
+    "list_of_no_paths": (
+        "image", lambda f: _file(f / "in.txt", b"# no paths\n\n"), None,
+        "no image paths listed (one per line, `path` or `path coarse "
+        "fine`)"),
+}
+
+
+def _assert_exits_with(problem, model_dir, path, output):
+  """predict exits with `problem` alone, in TF's words stripped of its
+  internal names."""
+  with pytest.raises(SystemExit) as exit_info:
+    _predict(model_dir, path, output)
+  assert exit_info.value.code == f"error: 1 data problem:\n{problem}"
+  for internal in ("{{", "[Op:"):
+    assert internal not in exit_info.value.code
+
+
+@pytest.mark.parametrize("case", sorted(BAD_INPUTS))
+def test_bad_inputs_exit_in_one_line_naming_the_file(text_run, label_file_run,
+                                                     tmp_path, case):
+  run, write, line, message = BAD_INPUTS[case]
+  model_dir = text_run if run == "text" else label_file_run[0]
+  path = write(tmp_path)
+  _assert_exits_with(problems.Problem(str(path), line, message), model_dir,
+                     path, tmp_path / "p.csv")
+
+
+def test_a_truncated_record_is_named_as_the_checker_names_it(text_run,
+                                                             tmp_path):
+  texts = ["a cat", "a dog", "an oak"]
+  path = _records(tmp_path / "in.tfrecord",
+                  [_example(text=text) for text in texts])
+  data = path.read_bytes()
+  path.write_bytes(data[:-5])
+  # A record is its length (8 bytes), their CRC (4), the Example, its CRC (4).
+  last_start = len(data) - 16 - len(_example(text=texts[-1]))
+  _assert_exits_with(problems.Problem(
+      str(path), 3, f"unreadable record (truncated record at {last_start}' "
+      "failed with Read less bytes than requested)"), text_run, path,
+                     tmp_path / "p.csv")
 
 
 def test_image_arrays_must_fit_the_model(tmp_path):

@@ -20,6 +20,7 @@ from research import predict
 from research import prediction
 from research import restore
 from research import training
+from research.data import problems
 from tests import data_files
 from tests import helpers
 
@@ -263,12 +264,49 @@ def test_softmax_of_large_logits_is_finite():
       [[1.0, 0.0], [0.5, 0.5]], atol=1e-12)
 
 
-def test_predict_rejects_rows_of_the_wrong_width(runs, tmp_path):
-  path = str(tmp_path / "bad.npy")
-  np.save(path, np.zeros((2, 5), np.float32))
-  with pytest.raises(SystemExit, match=r"bad.npy.*expected \[n, 6\]"):
-    helpers.run_main(predict.main, model_dir=runs[0], input=path,
-              output=str(tmp_path / "p.csv"))
+def _save_npy(path, array):
+  """np.save to exactly `path` (np.save adds .npy to other suffixes)."""
+  with open(path, "wb") as handle:
+    np.save(handle, array)
+
+
+BAD_FEATURES = {  # file name -> (its content's writer, line, problem)
+    "narrow.npy": (lambda p: _save_npy(p, np.zeros((2, 5), np.float32)),
+                   None, "features of shape (2, 5); expected [n, 6] rows for "
+                   "this model"),
+    "strings.npy": (lambda p: _save_npy(p, np.array([["a"] * 6] * 2)), None,
+                    "features of dtype <U1; expected numbers (float or "
+                    "integer)"),
+    "empty.npy": (lambda p: _save_npy(p, np.zeros((0, 6), np.float32)), None,
+                  "no feature rows (an array of shape (0, 6)); expected "
+                  "[n, 6] rows with n > 0"),
+    "UPPER.NPY": (lambda p: _save_npy(p, np.zeros((2, 5), np.float32)), None,
+                  "features of shape (2, 5); expected [n, 6] rows for this "
+                  "model"),
+    "ragged.csv": (lambda p: p.write_text(
+        "a,b,c,d,e,f\n1,2,3,4,5,6\n\n1,2,3,4,5\n1,2\n"), 4,
+                   "expected 6 numbers (the model's feature width), found 5"),
+    "words.csv": (lambda p: p.write_text("1,2,3,4,5,6\n1,x,3,4,5,6\n"), 2,
+                  "expected only numbers, got ['1', 'x', '3', '4', '5', '6']"),
+    "empty.csv": (lambda p: p.write_text(""), None,
+                  "no rows of numbers; expected rows of 6 numbers (a header "
+                  "line allowed)"),
+    "header_only.csv": (lambda p: p.write_text("a,b,c,d,e,f\n"), None,
+                        "no rows of numbers; expected rows of 6 numbers (a "
+                        "header line allowed)"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD_FEATURES))
+def test_predict_rejects_bad_feature_rows_in_one_line(runs, tmp_path, name):
+  write, line, message = BAD_FEATURES[name]
+  path = tmp_path / name
+  write(path)
+  with pytest.raises(SystemExit) as exit_info:
+    helpers.run_main(predict.main, model_dir=runs[0], input=str(path),
+                     output=str(tmp_path / "p.csv"))
+  problem = problems.Problem(str(path), line, message)
+  assert exit_info.value.code == f"error: 1 data problem:\n{problem}"
 
 
 def test_export_prints_only_where_it_wrote(runs, tmp_path):

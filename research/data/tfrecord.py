@@ -141,7 +141,7 @@ def parser(kind, input_shape):
   return parse
 
 
-def _expected_input(kind, input_shape):
+def expected_input(kind, input_shape):
   """What a record's input feature must hold, for messages."""
   if kind == "image":
     return f"one PNG-encoded image of shape {input_shape}"
@@ -150,11 +150,14 @@ def _expected_input(kind, input_shape):
   return f"{int(np.prod(input_shape))} floats (input shape {input_shape})"
 
 
-def _reason(error):
+def error_reason(error):
   """The first line of a TF error's message, without TF's internal
-  `{{function_node ...}}` prefix and `[Op:...]` suffix."""
+  `{{function_node ...}}` prefix, the `Error in user-defined function ...`
+  wrapper of a failed `map` and the `[Op:...]` suffix."""
   line = error.message.splitlines()[0]
   line = re.sub(r"^\{\{[^}]*\}\}\s*", "", line)
+  line = re.sub(r"^Error in user-defined function passed to \S+ "
+                r"transformation with iterator: \S+: ", "", line)
   return re.sub(r"\s*\[Op:.*$", "", line)
 
 
@@ -175,7 +178,7 @@ def _readable_count(records, path):
     count = _record_count(records.ignore_errors())
     return count, problems_lib.Problem(
         path, count + 1, "unreadable record, the shard is not read past it "
-        f"({_reason(error)})")
+        f"({error_reason(error)})")
 
 
 def _parsed(records, parse):
@@ -212,7 +215,7 @@ def _unparsed_problems(records, path, failed, kind, input_shape):
   labels_expected = ("labels cannot be parsed: expected int64 features "
                      "'coarse' and 'fine' of one value each")
   input_expected = (f"{kind} input cannot be parsed: expected "
-                    f"{_expected_input(kind, input_shape)}")
+                    f"{expected_input(kind, input_shape)}")
   return [problems_lib.Problem(
       path, int(i) + 1, labels_expected if i in good_input else input_expected)
           for i in failed]
