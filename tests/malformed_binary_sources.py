@@ -141,6 +141,18 @@ def tfrecord_label_out_of_range(root):
 
 
 @case
+def tfrecord_fine_class_under_another_coarse_class(root):
+  def mutate(folder):
+    _replace_test_shard(folder, [
+        tfrecord._example("image", np.zeros((4, 4, 3), np.float32), c, f)
+        for c, f in ((0, 0), (1, 1), (1, 2))])
+  return (records(os.path.join(root, "rec"), os.path.join(root, "src"), mutate),
+          [f"{root}/rec/test-00000-of-00001.tfrecord:2: fine class '1' under "
+           "coarse class '1', but under '0' in dataset.json's "
+           "fine_to_coarse"])
+
+
+@case
 def tfrecord_undecodable_image(root):
   def mutate(folder):
     good = tfrecord._example("image", np.zeros((4, 4, 3), np.float32), 0, 0)
@@ -224,3 +236,14 @@ def tfrecord_text_not_utf8(root):
   return ({"dataset": "tfrecord", "data_dir": root},
           [f"{root}/test-00000-of-00001.tfrecord:2: text input cannot be "
            "parsed: expected one bytes value (UTF-8 text)"])
+
+
+@case
+def tfrecord_fine_class_under_two_coarse_classes_without_a_map(root):
+  examples = [tfrecord._example("features", np.ones(3, np.float32), c, 0)
+              for c in (0, 0, 1)]
+  fields = feature_records(root, examples)
+  assert tfrecord.read_metadata(root)["fine_to_coarse"] is None
+  return (fields,
+          [f"{root}/test-00000-of-00001.tfrecord:3: fine class 'p' under "
+           "coarse class 'b', but under 'a' at line 1"])

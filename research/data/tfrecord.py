@@ -247,6 +247,26 @@ def read_shard(path, kind, input_shape, num_classes):
   return coarse, fine, sorted(found, key=lambda problem: problem.line)
 
 
+def _pairs_off_the_hierarchy(path, coarse, fine, metadata):
+  """Problems of a shard's records whose fine class is under another coarse
+  class than dataset.json's fine_to_coarse says (without that map, than
+  earlier in the shard), as a label file with such a pair is refused."""
+  names = metadata["coarse_names"], metadata["fine_names"]
+  records = np.arange(1, len(fine) + 1)
+  if metadata.get("fine_to_coarse") is None:
+    return problems_lib.fine_under_two_coarse(coarse, fine, path, records,
+                                              *names)
+  parents = np.asarray(metadata["fine_to_coarse"])
+  known = (coarse >= 0) & (fine >= 0)
+  off = known & (parents[np.maximum(fine, 0)] >= 0) & (
+      coarse != parents[np.maximum(fine, 0)])
+  return [problems_lib.Problem(
+      path, int(records[i]),
+      f"fine class {names[1][fine[i]]!r} under coarse class "
+      f"{names[0][coarse[i]]!r}, but under {names[0][parents[fine[i]]]!r} in "
+      f"{METADATA}'s fine_to_coarse") for i in np.flatnonzero(off)]
+
+
 def _read_split(data_dir, entry, metadata):
   kind, shape = metadata["input_kind"], tuple(metadata["input_shape"])
   num_classes = {"coarse": len(metadata["coarse_names"]),
@@ -261,7 +281,8 @@ def _read_split(data_dir, entry, metadata):
                                                           num_classes)
     coarse.append(shard_coarse)
     fine.append(shard_fine)
-    found += shard_problems
+    found += shard_problems or _pairs_off_the_hierarchy(
+        path, shard_coarse, shard_fine, metadata)
   coarse = np.concatenate(coarse or [np.zeros(0, np.int32)])
   fine = np.concatenate(fine or [np.zeros(0, np.int32)])
   if not found and len(fine) != entry["count"]:
