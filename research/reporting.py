@@ -77,9 +77,10 @@ def write_report(folder, split, report, class_names, title):
   os.makedirs(folder, exist_ok=True)
   paths = {"json": os.path.join(folder, f"eval_{split}.json"),
            "markdown": os.path.join(folder, f"report_{split}.md")}
-  summaries.write_json(paths["json"], report)
-  with open(paths["markdown"], "w") as handle:
-    handle.write(per_class_markdown(report, title))
+  # `scored` says which weights on which split: a rerun with
+  # --checkpoint=last writes the same file names.
+  summaries.write_json(paths["json"], {**report, "scored": title})
+  summaries.write_text(paths["markdown"], per_class_markdown(report, title))
   for head in HEADS:
     paths[head] = os.path.join(folder, f"confusion_{head}_{split}.png")
     plot_confusion(report[head]["confusion"], class_names[head], paths[head],

@@ -61,6 +61,8 @@ def test_evaluate_writes_exact_metrics_plots_and_report(runs, capsys):
       "coarse acc ")
   with open(os.path.join(runs[0], "eval_test.json")) as handle:
     report = json.load(handle)
+  assert report["scored"] == (
+      f"{runs[0]} (test split, best weights (highest val_fine/accuracy))")
   probabilities, data = _numpy_probabilities(runs[0])
   fine_pred = probabilities["fine"].argmax(1)
   coarse_pred = probabilities["coarse"].argmax(1)
