@@ -32,7 +32,9 @@ def main(argv):
     run = restore.restore(FLAGS.model_dir, FLAGS.checkpoint)
     data_cfg = dataclasses.replace(run.cfg.data, data_dir=FLAGS.data_dir)
     ids, inputs = prediction.read_inputs(FLAGS.input, run.spec, data_cfg)
-  except (problems.DataError, FileNotFoundError, config.ConfigError) as error:
+  # OSError: an input that cannot be opened (a folder named like a file, no
+  # permission), named in the error.
+  except (problems.DataError, OSError, config.ConfigError) as error:
     sys.exit(f"error: {error}")
   probabilities, labels = prediction.predict(run.model, inputs)
   output = FLAGS.output or "predictions.csv"

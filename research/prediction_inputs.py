@@ -42,6 +42,10 @@ def read_features(path, spec, data_cfg):
   else:
     _fail(path, f"expected a .npy or .csv file of feature rows of width {width}"
           " (or a .tfrecord file)")
+  unfinished = np.flatnonzero(~np.isfinite(features).all(axis=1))
+  if len(unfinished):
+    _fail(path, f"row {unfinished[0]} (ids count from 0) holds nan or inf; "
+          "expected finite numbers")
   return [str(i) for i in range(len(features))], features
 
 

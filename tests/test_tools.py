@@ -296,6 +296,12 @@ BAD_FEATURES = {  # file name -> (its content's writer, line, problem)
     "header_only.csv": (lambda p: p.write_text("a,b,c,d,e,f\n"), None,
                         "no rows of numbers; expected rows of 6 numbers (a "
                         "header line allowed)"),
+    "nan.csv": (lambda p: p.write_text("1,2,3,4,5,6\n1,2,nan,4,5,6\n"), None,
+                "row 1 (ids count from 0) holds nan or inf; expected finite "
+                "numbers"),
+    "inf.npy": (lambda p: _save_npy(p, np.array([[np.inf] * 6])), None,
+                "row 0 (ids count from 0) holds nan or inf; expected finite "
+                "numbers"),
 }
 
 
@@ -309,6 +315,20 @@ def test_predict_rejects_bad_feature_rows_in_one_line(runs, tmp_path, name):
                      output=str(tmp_path / "p.csv"))
   problem = problems.Problem(str(path), line, message)
   assert exit_info.value.code == f"error: 1 data problem:\n{problem}"
+
+
+def test_predict_names_an_input_it_cannot_open(runs, tmp_path, monkeypatch):
+  # Root, who runs the tests, reads any file: the denial is simulated.
+  path = str(tmp_path / "rows.csv")
+
+  def denied(input_path, spec, data_cfg):
+    raise PermissionError(13, "Permission denied", input_path)
+
+  monkeypatch.setattr(predict.prediction, "read_inputs", denied)
+  with pytest.raises(SystemExit) as exit_info:
+    helpers.run_main(predict.main, model_dir=runs[0], input=path,
+                     output=str(tmp_path / "p.csv"))
+  assert exit_info.value.code == f"error: [Errno 13] Permission denied: '{path}'"
 
 
 def test_export_prints_only_where_it_wrote(runs, tmp_path):
