@@ -38,9 +38,15 @@ class NonFiniteLossGuard(keras.callbacks.Callback):
     super().__init__()
     self.steps_per_epoch = steps_per_epoch
     self._epoch = 0
+    self._first_batch = None
 
   def on_epoch_begin(self, epoch, logs=None):
     self._epoch = epoch
+
+  def on_train_batch_begin(self, batch, logs=None):
+    # Under --steps_per_execution Keras calls back once per execution, with
+    # its first batch here and its last at the end.
+    self._first_batch = batch
 
   def on_train_batch_end(self, batch, logs=None):
     values = {name: _scalar(value) for name, value in (logs or {}).items()
@@ -50,10 +56,21 @@ class NonFiniteLossGuard(keras.callbacks.Callback):
     bad = [name for name, value in values.items() if not math.isfinite(value)]
     heads = [LOSS_NAMES[name] for name in bad if name != OBJECTIVE] or [
         LOSS_NAMES[OBJECTIVE]]
-    step = self._epoch * self.steps_per_epoch + batch + 1
     shown = ", ".join(f"{name}={values[name]}" for name in sorted(bad))
     raise NonFiniteLossError(
-        f"non-finite loss at training step {step} (epoch {self._epoch + 1}, "
-        f"batch {batch + 1}/{self.steps_per_epoch}) in head "
+        f"non-finite loss at {self._where(batch)} in head "
         f"{' and '.join(heads)}: {shown}. Training stopped; the checkpoints "
         "of the last finished epoch are kept.")
+
+  def _where(self, last_batch):
+    """'training step 14 (epoch 3, batch 4/5)', or the steps of one
+    execution, any of which may have been the bad one."""
+    first_batch = last_batch if self._first_batch is None else self._first_batch
+    offset = self._epoch * self.steps_per_epoch + 1
+    epoch = f"epoch {self._epoch + 1}"
+    if first_batch == last_batch:
+      return (f"training step {offset + last_batch} ({epoch}, batch "
+              f"{last_batch + 1}/{self.steps_per_epoch})")
+    return (f"training steps {offset + first_batch}-{offset + last_batch} "
+            f"({epoch}, batches {first_batch + 1}-{last_batch + 1}/"
+            f"{self.steps_per_epoch}, one --steps_per_execution call)")

@@ -202,6 +202,18 @@ def test_guard_names_the_step_and_the_head():
   assert "in head fine:" in message and "coarse" not in message
 
 
+def test_guard_names_the_steps_of_one_execution():
+  # --steps_per_execution=4: one callback for batches 4-7 of epoch 1.
+  guard = guards.NonFiniteLossGuard(steps_per_epoch=8)
+  guard.on_epoch_begin(0)
+  guard.on_train_batch_begin(4)
+  with pytest.raises(guards.NonFiniteLossError,
+                     match=r"training steps 5-8 \(epoch 1, batches 5-8/8, one "
+                           r"--steps_per_execution call\)"):
+    guard.on_train_batch_end(7, {"loss": np.inf, "coarse/loss": np.inf,
+                                 "fine/loss": 0.5})
+
+
 def test_guard_lets_a_head_without_labels_yet_train_on():
   # The first batch has no coarse label: coarse/loss is NaN (undefined) until
   # the second, while the objective stays finite.
