@@ -143,6 +143,38 @@ def test_best_weights_follow_the_metric_and_mode(tmp_path, mode, best_epoch):
   assert not [f for f in os.listdir(tmp_path) if f.startswith(".partial")]
 
 
+def _best_of(tmp_path, mode, values):
+  """(weights of best.weights.h5 or None, weights at each epoch) after fake
+  epochs logging `values`."""
+  _, model = _trained_model(seed=1)
+  state = checkpointing.TrainingState(model, str(tmp_path / "ckpt"), keep=1,
+                                      best_mode=mode)
+  callback = checkpointing.EpochCheckpoints(state, str(tmp_path),
+                                            "val_fine/accuracy")
+  callback.set_model(model)
+  weights = _fake_epochs(callback, model, values)
+  best = tmp_path / checkpointing.BEST_WEIGHTS
+  if not best.exists():
+    return None, weights
+  model.load_weights(str(best))
+  return model.head_loss_weights.numpy(), weights
+
+
+@pytest.mark.parametrize("mode, values", [("max", [0.5, 0.75, 0.75]),
+                                          ("min", [0.5, 0.25, 0.25])])
+def test_a_tie_keeps_the_earlier_best(tmp_path, mode, values):
+  # As Keras' ModelCheckpoint: only a value that beats the best replaces it.
+  best, weights = _best_of(tmp_path, mode, values)
+  np.testing.assert_array_equal(best, weights[1])
+
+
+@pytest.mark.parametrize("mode, value", [("max", 0.0), ("max", -3.0),
+                                         ("min", 1e30)])
+def test_the_first_defined_value_is_the_best_so_far(tmp_path, mode, value):
+  best, weights = _best_of(tmp_path, mode, [value])
+  np.testing.assert_array_equal(best, weights[0])
+
+
 def test_an_undefined_best_metric_never_improves_and_says_so(tmp_path,
                                                             caplog):
   _, model = _trained_model(seed=1)
