@@ -282,17 +282,24 @@ def _crash_after_saving_epoch(monkeypatch, epoch):
   monkeypatch.setattr(checkpointing.TrainingState, "save", save_then_crash)
 
 
-def test_nan_loss_stops_training_and_keeps_the_last_good_checkpoint(
-    tmp_path, monkeypatch):
+def _preempted_after_epoch_1(tmp_path, monkeypatch, spec, epochs):
+  """The Config of a tiny run on `spec` that was preempted right after
+  checkpointing its first epoch."""
   cfg = config.Config().replace(
-      model={"width": 8}, train={"epochs": 2, "batch_size": 4},
+      model={"width": 8}, train={"epochs": epochs, "batch_size": 4},
       runtime={"verbose": 0})
-  good = helpers.tiny_spec()
-  monkeypatch.setattr(data_registry, "load", lambda cfg, seed: good)
+  monkeypatch.setattr(data_registry, "load", lambda cfg, seed: spec)
   with monkeypatch.context() as preemption:
     _crash_after_saving_epoch(preemption, epoch=1)
     with pytest.raises(_Preempted):
       training.run(cfg, str(tmp_path))
+  return cfg
+
+
+def test_nan_loss_stops_training_and_keeps_the_last_good_checkpoint(
+    tmp_path, monkeypatch):
+  good = helpers.tiny_spec()
+  cfg = _preempted_after_epoch_1(tmp_path, monkeypatch, good, epochs=2)
   last = tmp_path / "checkpoints" / checkpointing.LAST_WEIGHTS
   before = last.read_bytes()
 
@@ -315,15 +322,8 @@ def test_nan_loss_stops_training_and_keeps_the_last_good_checkpoint(
 
 def test_a_kill_right_after_a_checkpoint_loses_no_tensorboard_point(
     tmp_path, monkeypatch):
-  cfg = config.Config().replace(
-      model={"width": 8}, train={"epochs": 3, "batch_size": 4},
-      runtime={"verbose": 0})
-  spec = helpers.tiny_spec()
-  monkeypatch.setattr(data_registry, "load", lambda cfg, seed: spec)
-  with monkeypatch.context() as preemption:
-    _crash_after_saving_epoch(preemption, epoch=1)
-    with pytest.raises(_Preempted):
-      training.run(cfg, str(tmp_path))
+  cfg = _preempted_after_epoch_1(tmp_path, monkeypatch, helpers.tiny_spec(),
+                                 epochs=3)
   training.run(cfg, str(tmp_path))  # resumes at the second epoch
   for split in ("train", "validation"):
     assert len(helpers.epoch_scalars(str(tmp_path / split), "loss")) == 3
