@@ -95,9 +95,12 @@ def head_report(labels, probabilities, predicted, names, top_k=3):
           for i, name in enumerate(names)},
   }
   if len(names) > top_k:
-    top = np.argsort(-probabilities[valid], axis=1)[:, :top_k]  # [n, k]
+    scores = probabilities[valid]  # [n, classes]
+    label_scores = scores[np.arange(len(scores)), labels[valid]]
+    # As tf.math.in_top_k, which the training metric uses: classes tied with
+    # the label's score do not push it out of the top k.
     report[f"top{top_k}_accuracy"] = _mean(
-        (top == labels[valid][:, None]).any(axis=1))
+        (scores > label_scores[:, None]).sum(axis=1) < top_k)
   return report
 
 

@@ -204,6 +204,19 @@ def test_head_report_top_k_and_accuracy_of_hand_made_probabilities():
   assert report["num_labelled"] == 4
 
 
+def test_head_report_top_k_counts_ties_as_the_training_metric_does():
+  labels = np.array([4, 3])
+  probabilities = np.array([[0.2, 0.2, 0.2, 0.2, 0.2],      # all tied
+                            [0.4, 0.2, 0.2, 0.2, 0.0]])     # tied 2nd-4th
+  report = evaluation.head_report(labels, probabilities,
+                                  probabilities.argmax(axis=1),
+                                  tuple("abcde"), top_k=3)
+  logits = np.log(np.maximum(probabilities, 1e-9)).astype(np.float32)
+  in_top_k = tf.math.in_top_k(labels, logits, k=3).numpy()
+  assert list(in_top_k) == [True, True]
+  assert report["top3_accuracy"] == pytest.approx(1.0)
+
+
 def test_joint_report_counts_exact_match_over_fully_labelled_examples():
   labels = {"coarse": np.array([0, 1, -1, 1]), "fine": np.array([2, -1, 0, 1])}
   predicted = {"coarse": np.array([0, 1, 0, 0]), "fine": np.array([2, 0, 0, 1])}
