@@ -124,15 +124,22 @@ def _fake_epochs(callback, model, values):
   return weights
 
 
-@pytest.mark.parametrize("mode, best_epoch", [("max", 2), ("min", 1)])
-def test_best_weights_follow_the_metric_and_mode(tmp_path, mode, best_epoch):
+def _checkpointed_epochs(tmp_path, mode, values, keep=1):
+  """(model, weights at each epoch) after fake epochs logging `values` as
+  val_fine/accuracy, checkpointed into tmp_path (state in tmp_path/ckpt)."""
   _, model = _trained_model(seed=1)
-  state = checkpointing.TrainingState(model, str(tmp_path / "ckpt"), keep=2,
+  state = checkpointing.TrainingState(model, str(tmp_path / "ckpt"), keep=keep,
                                       best_mode=mode)
   callback = checkpointing.EpochCheckpoints(state, str(tmp_path),
                                             "val_fine/accuracy")
   callback.set_model(model)
-  weights = _fake_epochs(callback, model, [0.5, 0.25, 0.75, float("nan")])
+  return model, _fake_epochs(callback, model, values)
+
+
+@pytest.mark.parametrize("mode, best_epoch", [("max", 2), ("min", 1)])
+def test_best_weights_follow_the_metric_and_mode(tmp_path, mode, best_epoch):
+  model, weights = _checkpointed_epochs(tmp_path, mode,
+                                        [0.5, 0.25, 0.75, float("nan")], keep=2)
   model.load_weights(str(tmp_path / checkpointing.BEST_WEIGHTS))
   np.testing.assert_array_equal(model.head_loss_weights.numpy(),
                                 weights[best_epoch])
@@ -146,13 +153,7 @@ def test_best_weights_follow_the_metric_and_mode(tmp_path, mode, best_epoch):
 def _best_of(tmp_path, mode, values):
   """(weights of best.weights.h5 or None, weights at each epoch) after fake
   epochs logging `values`."""
-  _, model = _trained_model(seed=1)
-  state = checkpointing.TrainingState(model, str(tmp_path / "ckpt"), keep=1,
-                                      best_mode=mode)
-  callback = checkpointing.EpochCheckpoints(state, str(tmp_path),
-                                            "val_fine/accuracy")
-  callback.set_model(model)
-  weights = _fake_epochs(callback, model, values)
+  model, weights = _checkpointed_epochs(tmp_path, mode, values)
   best = tmp_path / checkpointing.BEST_WEIGHTS
   if not best.exists():
     return None, weights
@@ -177,13 +178,8 @@ def test_the_first_defined_value_is_the_best_so_far(tmp_path, mode, value):
 
 def test_an_undefined_best_metric_never_improves_and_says_so(tmp_path,
                                                             caplog):
-  _, model = _trained_model(seed=1)
-  state = checkpointing.TrainingState(model, str(tmp_path / "ckpt"), keep=1,
-                                      best_mode="min")
-  callback = checkpointing.EpochCheckpoints(state, str(tmp_path),
-                                            "val_fine/accuracy")
-  callback.set_model(model)
-  weights = _fake_epochs(callback, model, [float("nan"), 0.5, float("nan")])
+  model, weights = _checkpointed_epochs(tmp_path, "min",
+                                        [float("nan"), 0.5, float("nan")])
   model.load_weights(str(tmp_path / checkpointing.BEST_WEIGHTS))
   np.testing.assert_array_equal(model.head_loss_weights.numpy(), weights[1])
   for epoch in (1, 3):
